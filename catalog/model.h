@@ -1,0 +1,73 @@
+// The catalog's data model: plain C++ values, free of protobuf and JSON, so
+// that everything past the ingest edge (snapshots, the responder) depends on
+// this file alone.
+#ifndef SVCDNS_CATALOG_MODEL_H_
+#define SVCDNS_CATALOG_MODEL_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace svcdns::catalog {
+
+// Numbered as svcdns.v1.HealthStatus, so conversions are a cast.
+enum class Health : uint8_t { kPassing = 1, kWarning = 2, kCritical = 3 };
+
+const char* HealthName(Health health);  // "passing", "warning", "critical"
+
+struct Weights {
+  uint32_t passing = 1;
+  uint32_t warning = 1;
+  bool operator==(const Weights&) const = default;
+};
+
+struct Service {
+  std::string id;    // unique on its node
+  std::string name;  // a DNS label
+  std::vector<std::string> tags;
+  std::string address;  // empty: the node's address
+  uint16_t port = 0;
+  std::map<std::string, std::string> meta;
+  Weights weights;
+  bool operator==(const Service&) const = default;
+};
+
+struct Check {
+  std::string id;          // unique on its node
+  std::string name;
+  std::string service_id;  // empty: a check of the whole node
+  Health status = Health::kCritical;
+  std::string output;
+  std::string notes;
+  bool operator==(const Check&) const = default;
+};
+
+struct Node {
+  std::string name;  // a DNS label
+  std::string address;
+  std::string datacenter;  // empty: the server's own
+  std::map<std::string, std::string> meta;
+  bool operator==(const Node&) const = default;
+};
+
+// Liveness of a node as the server sees its agent.
+enum class NodeStatus : uint8_t { kAlive, kFailed, kLeft };
+
+// A node and everything it owns.
+struct NodeState {
+  Node node;
+  std::vector<Service> services;
+  std::vector<Check> checks;
+  NodeStatus status = NodeStatus::kAlive;
+  bool operator==(const NodeState&) const = default;
+};
+
+struct Catalog {
+  uint64_t index = 0;
+  std::vector<NodeState> nodes;
+};
+
+}  // namespace svcdns::catalog
+
+#endif  // SVCDNS_CATALOG_MODEL_H_

@@ -1,0 +1,121 @@
+// An immutable, precompiled view of the catalog: every answer the DNS
+// workers can give, already in wire format. Built off the hot path by
+// SnapshotBuilder, published by pointer swap (SnapshotPublisher), read by
+// workers without locks, allocation or reference counting.
+#ifndef SVCDNS_CATALOG_SNAPSHOT_H_
+#define SVCDNS_CATALOG_SNAPSHOT_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/string_view.h"
+
+namespace svcdns::catalog {
+
+// Served domains: the primary (--domain) and optionally --alt-domain.
+inline constexpr size_t kMaxDomains = 2;
+
+// A byte range of AnswerSet::wire holding whole resource records.
+struct RecordRef {
+  uint32_t offset = 0;
+  uint32_t size = 0;
+};
+
+// One SRV record and what the additional section needs for its target.
+struct SrvRecord {
+  RecordRef record;        // owner 0xC00C ... rdata with an uncompressed target
+  uint16_t target_offset;  // where the target name starts inside `record`
+  uint16_t target_size;
+  RecordRef additional;    // type, class, ttl, rdlength, rdata: owner omitted
+  // Instances with the same target are adjacent: [group_begin, group_end)
+  // lets the responder add each target's address only once.
+  uint32_t group_begin;
+  uint32_t group_end;
+};
+
+// Every record of one owner name (a service, a service and tag, a node, a
+// reverse address). Records whose owner is the question name start with the
+// compression pointer 0xC00C, so the responder copies them as they are.
+struct AnswerSet {
+  std::string wire;
+  std::vector<RecordRef> a;
+  std::vector<RecordRef> aaaa;
+  std::vector<RecordRef> txt;
+  std::vector<RecordRef> ptr;
+  std::vector<SrvRecord> srv[kMaxDomains];  // targets name the domain asked
+
+  absl::string_view Bytes(RecordRef r) const {
+    return absl::string_view(wire).substr(r.offset, r.size);
+  }
+};
+
+// What a served domain answers at its apex and in negative answers.
+struct DomainAnswers {
+  std::string name;        // lowercase wire form, e.g. "\6consul\0"
+  size_t label_count = 0;
+  std::string soa_tail;    // SOA record without its owner (type .. rdata)
+  std::string ns_tail;     // NS record without its owner: ns.<domain>
+  std::string ns_host;     // "ns.<domain>" wire form, lowercase
+};
+
+// Lookup keys: a kind byte, then lowercase labels in wire form (each with its
+// length byte), so that no two different questions share a key.
+enum class KeyKind : char {
+  kService = 'S',     // dc, service, tag (a zero-length label: no tag filter)
+  kNode = 'N',        // dc, node
+  kReverse = 'P',     // the whole in-addr.arpa / ip6.arpa name
+  kDatacenter = 'D',  // dc: it exists (empty non-terminals)
+  kTag = 'T',         // dc, tag: some service has it (_tag.service ENTs)
+};
+
+// Builds a key in a fixed buffer without allocating.
+class LookupKey {
+ public:
+  explicit LookupKey(KeyKind kind) { bytes_[size_++] = static_cast<char>(kind); }
+  // Appends a label (length byte + bytes); false if the key would overflow.
+  bool AddLabel(absl::string_view label);
+  // Appends raw bytes (an already wire-form name).
+  bool AddWire(absl::string_view wire);
+  absl::string_view view() const { return {bytes_, size_}; }
+
+ private:
+  char bytes_[600];
+  size_t size_ = 0;
+};
+
+class Snapshot {
+ public:
+  uint64_t index = 0;                 // the catalog index: the SOA serial
+  std::string local_datacenter;       // lowercase
+  std::vector<DomainAnswers> domains; // [0] --domain, [1] --alt-domain
+  std::string ns_address_tail;        // A/AAAA of ns.<domain> without owner
+  uint16_t ns_address_type = 0;
+  uint32_t node_ttl = 0;
+  size_t instance_count = 0;          // healthy instances served
+
+  // Returns the answers for a key, or nullptr.
+  const AnswerSet* Find(absl::string_view key) const {
+    auto it = answers_.find(key);
+    return it == answers_.end() ? nullptr : it->second.get();
+  }
+  bool Contains(absl::string_view key) const { return markers_.contains(key); }
+
+  // Building (SnapshotBuilder only).
+  void Add(std::string key, std::shared_ptr<const AnswerSet> answers) {
+    answers_.insert_or_assign(std::move(key), std::move(answers));
+  }
+  void AddMarker(std::string key) { markers_.insert_or_assign(std::move(key), true); }
+  size_t key_count() const { return answers_.size(); }
+
+ private:
+  // AnswerSets are shared between successive snapshots when unchanged.
+  absl::flat_hash_map<std::string, std::shared_ptr<const AnswerSet>> answers_;
+  absl::flat_hash_map<std::string, bool> markers_;
+};
+
+}  // namespace svcdns::catalog
+
+#endif  // SVCDNS_CATALOG_SNAPSHOT_H_

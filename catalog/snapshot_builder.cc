@@ -1,0 +1,400 @@
+#include "catalog/snapshot_builder.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "dns/name.h"
+#include "dns/protocol.h"
+
+namespace svcdns::catalog {
+namespace {
+
+using dns::kClassIn;
+
+// An IP literal in network byte order: 4 or 16 bytes, or empty.
+std::string AddressBytes(absl::string_view address) {
+  std::string z(address);
+  unsigned char buf[16];
+  if (inet_pton(AF_INET, z.c_str(), buf) == 1) return std::string(reinterpret_cast<char*>(buf), 4);
+  if (inet_pton(AF_INET6, z.c_str(), buf) == 1) return std::string(reinterpret_cast<char*>(buf), 16);
+  return {};
+}
+
+void Put16(std::string* out, uint16_t v) {
+  out->push_back(static_cast<char>(v >> 8));
+  out->push_back(static_cast<char>(v));
+}
+void Put32(std::string* out, uint32_t v) {
+  Put16(out, static_cast<uint16_t>(v >> 16));
+  Put16(out, static_cast<uint16_t>(v));
+}
+
+// Type, class, TTL, rdlength and rdata: a record without its owner.
+std::string RecordTail(uint16_t type, uint32_t ttl, absl::string_view rdata) {
+  std::string out;
+  Put16(&out, type);
+  Put16(&out, kClassIn);
+  Put32(&out, ttl);
+  Put16(&out, static_cast<uint16_t>(rdata.size()));
+  out.append(rdata.data(), rdata.size());
+  return out;
+}
+
+// Appends a record owned by the question name (pointer 0xC00C).
+RecordRef AppendAnswer(AnswerSet* set, uint16_t type, uint32_t ttl,
+                       absl::string_view rdata) {
+  RecordRef ref{static_cast<uint32_t>(set->wire.size()), 0};
+  Put16(&set->wire, dns::kQuestionPointer);
+  set->wire += RecordTail(type, ttl, rdata);
+  ref.size = static_cast<uint32_t>(set->wire.size()) - ref.offset;
+  return ref;
+}
+
+std::string Lower(absl::string_view s) { return absl::AsciiStrToLower(s); }
+
+// Wire form of labels joined: Labels({"web", "service", "dc1"}) + domain wire.
+std::string JoinName(std::initializer_list<absl::string_view> labels,
+                     absl::string_view domain_wire) {
+  std::string out;
+  for (absl::string_view label : labels) {
+    out.push_back(static_cast<char>(label.size()));
+    out.append(label.data(), label.size());
+  }
+  out.append(domain_wire.data(), domain_wire.size());
+  return out;
+}
+
+std::string ReverseName(absl::string_view address_bytes) {
+  std::string out;
+  if (address_bytes.size() == 4) {
+    for (int i = 3; i >= 0; --i) {
+      std::string octet = absl::StrCat(static_cast<uint8_t>(address_bytes[i]));
+      out.push_back(static_cast<char>(octet.size()));
+      out += octet;
+    }
+    out += std::string("\7in-addr\4arpa\0", 14);
+  } else {
+    static const char kHex[] = "0123456789abcdef";
+    for (int i = 15; i >= 0; --i) {
+      uint8_t b = static_cast<uint8_t>(address_bytes[i]);
+      out += '\1';
+      out += kHex[b & 0xF];
+      out += '\1';
+      out += kHex[b >> 4];
+    }
+    out += std::string("\3ip6\4arpa\0", 10);
+  }
+  return out;
+}
+
+Health Worse(Health a, Health b) { return a > b ? a : b; }
+
+struct Instance {
+  const Node* node;
+  const Service* service;
+  Health health;
+  std::string address;  // bytes: 4 or 16
+  std::string target_labels[2];  // the SRV target's first two labels
+};
+
+std::string Key(KeyKind kind, std::initializer_list<absl::string_view> labels) {
+  std::string key(1, static_cast<char>(kind));
+  for (absl::string_view label : labels) {
+    key.push_back(static_cast<char>(label.size()));
+    key.append(label.data(), label.size());
+  }
+  return key;
+}
+
+// Compiles the answers for the healthy instances of one service (and tag).
+std::shared_ptr<const AnswerSet> CompileService(
+    std::vector<const Instance*> instances, absl::string_view dc,
+    uint32_t ttl, const std::vector<DomainAnswers>& domains) {
+  auto set = std::make_shared<AnswerSet>();
+  // Same target adjacent (groups), then a stable order.
+  std::sort(instances.begin(), instances.end(),
+            [](const Instance* x, const Instance* y) {
+              return std::tie(x->target_labels[0], x->target_labels[1], x->service->id) <
+                     std::tie(y->target_labels[0], y->target_labels[1], y->service->id);
+            });
+  std::set<std::string> seen_addresses;
+  for (const Instance* inst : instances) {
+    if (!seen_addresses.insert(inst->address).second) continue;
+    if (inst->address.size() == 4) {
+      set->a.push_back(AppendAnswer(set.get(), dns::kTypeA, ttl, inst->address));
+    } else {
+      set->aaaa.push_back(AppendAnswer(set.get(), dns::kTypeAaaa, ttl, inst->address));
+    }
+  }
+  for (size_t d = 0; d < domains.size(); ++d) {
+    size_t group_begin = 0;
+    for (size_t i = 0; i < instances.size(); ++i) {
+      const Instance* inst = instances[i];
+      if (i > 0 && (inst->target_labels[0] != instances[i - 1]->target_labels[0] ||
+                    inst->target_labels[1] != instances[i - 1]->target_labels[1])) {
+        group_begin = i;
+      }
+      std::string target = JoinName(
+          {inst->target_labels[0], inst->target_labels[1], dc}, domains[d].name);
+      std::string rdata;
+      Put16(&rdata, 1);  // priority
+      const Weights& w = inst->service->weights;
+      Put16(&rdata, static_cast<uint16_t>(std::min<uint32_t>(
+                        65535, inst->health == Health::kPassing ? w.passing : w.warning)));
+      Put16(&rdata, inst->service->port);
+      size_t target_in_rdata = rdata.size();
+      rdata += target;
+      SrvRecord srv{};
+      srv.record = AppendAnswer(set.get(), dns::kTypeSrv, ttl, rdata);
+      srv.target_offset = static_cast<uint16_t>(srv.record.size - rdata.size() + target_in_rdata);
+      srv.target_size = static_cast<uint16_t>(target.size());
+      srv.additional.offset = static_cast<uint32_t>(set->wire.size());
+      set->wire += RecordTail(inst->address.size() == 4 ? dns::kTypeA : dns::kTypeAaaa,
+                              ttl, inst->address);
+      srv.additional.size = static_cast<uint32_t>(set->wire.size()) - srv.additional.offset;
+      srv.group_begin = static_cast<uint32_t>(group_begin);
+      set->srv[d].push_back(srv);
+    }
+    // Fill in group ends now that every group is known.
+    auto& records = set->srv[d];
+    for (size_t i = records.size(); i-- > 0;) {
+      records[i].group_end = (i + 1 < records.size() &&
+                              records[i + 1].group_begin == records[i].group_begin)
+                                 ? records[i + 1].group_end
+                                 : static_cast<uint32_t>(i + 1);
+    }
+  }
+  set->wire.shrink_to_fit();
+  return set;
+}
+
+// TXT rdata: "key=value", split into 255-byte character-strings.
+std::string TxtRdata(absl::string_view text) {
+  std::string rdata;
+  do {
+    absl::string_view chunk = text.substr(0, 255);
+    rdata.push_back(static_cast<char>(chunk.size()));
+    rdata.append(chunk.data(), chunk.size());
+    text.remove_prefix(chunk.size());
+  } while (!text.empty());
+  return rdata;
+}
+
+absl::StatusOr<DomainAnswers> CompileDomain(absl::string_view domain,
+                                            const SnapshotOptions& options,
+                                            uint64_t serial) {
+  auto wire = dns::EncodeName(Lower(domain));
+  if (!wire.ok() || *wire == std::string(1, '\0')) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("domain \"", domain, "\" is not a domain name"));
+  }
+  DomainAnswers out;
+  out.name = *wire;
+  for (size_t i = 0; out.name[i] != 0; i += static_cast<uint8_t>(out.name[i]) + 1) {
+    ++out.label_count;
+  }
+  out.ns_host = JoinName({"ns"}, out.name);
+  std::string soa = out.ns_host + JoinName({"hostmaster"}, out.name);
+  Put32(&soa, static_cast<uint32_t>(serial));
+  Put32(&soa, options.soa_refresh);
+  Put32(&soa, options.soa_retry);
+  Put32(&soa, options.soa_expire);
+  Put32(&soa, options.soa_min_ttl);
+  out.soa_tail = RecordTail(dns::kTypeSoa, options.soa_min_ttl, soa);
+  out.ns_tail = RecordTail(dns::kTypeNs, options.soa_min_ttl, out.ns_host);
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<ServiceTtlRule> ParseServiceTtlRule(absl::string_view text) {
+  size_t eq = text.find('=');
+  if (eq == absl::string_view::npos || eq == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--service-ttl \"", text, "\": expected NAME=DURATION"));
+  }
+  ServiceTtlRule rule;
+  rule.pattern = Lower(text.substr(0, eq));
+  absl::string_view value = text.substr(eq + 1);
+  uint32_t multiplier = 1;
+  if (!value.empty() && (value.back() == 's' || value.back() == 'm' || value.back() == 'h')) {
+    multiplier = value.back() == 's' ? 1 : value.back() == 'm' ? 60 : 3600;
+    value.remove_suffix(1);
+  }
+  uint32_t n;
+  if (!absl::SimpleAtoi(value, &n)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--service-ttl \"", text, "\": duration must be like 30s, 5m, 1h"));
+  }
+  rule.seconds = n * multiplier;
+  return rule;
+}
+
+uint32_t ServiceTtl(const std::vector<ServiceTtlRule>& rules,
+                    absl::string_view service) {
+  const ServiceTtlRule* best = nullptr;
+  size_t best_prefix = 0;
+  for (const ServiceTtlRule& rule : rules) {
+    if (rule.pattern == service) return rule.seconds;
+    if (!rule.pattern.empty() && rule.pattern.back() == '*') {
+      absl::string_view prefix(rule.pattern.data(), rule.pattern.size() - 1);
+      if (absl::StartsWith(service, prefix) && (best == nullptr || prefix.size() >= best_prefix)) {
+        best = &rule;
+        best_prefix = prefix.size();
+      }
+    }
+  }
+  return best != nullptr ? best->seconds : 0;
+}
+
+std::string AddressToHex(absl::string_view address) {
+  std::string bytes = AddressBytes(address);
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : bytes) {
+    out += kHex[b >> 4];
+    out += kHex[b & 0xF];
+  }
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<Snapshot>> BuildSnapshot(
+    const Catalog& catalog, const SnapshotOptions& options) {
+  auto snapshot = std::make_unique<Snapshot>();
+  snapshot->index = catalog.index;
+  snapshot->local_datacenter = Lower(options.datacenter);
+  snapshot->node_ttl = options.node_ttl;
+  for (absl::string_view domain : {absl::string_view(options.domain),
+                                   absl::string_view(options.alt_domain)}) {
+    if (domain.empty()) continue;
+    auto compiled = CompileDomain(domain, options, catalog.index);
+    if (!compiled.ok()) return compiled.status();
+    snapshot->domains.push_back(*std::move(compiled));
+  }
+  std::string ns_address = AddressBytes(options.advertise);
+  if (ns_address.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "advertise address \"", options.advertise, "\" is not an IP literal"));
+  }
+  snapshot->ns_address_type = ns_address.size() == 4 ? dns::kTypeA : dns::kTypeAaaa;
+  snapshot->ns_address_tail =
+      RecordTail(snapshot->ns_address_type, options.node_ttl, ns_address);
+  snapshot->AddMarker(Key(KeyKind::kDatacenter, {snapshot->local_datacenter}));
+
+  // Healthy instances by (datacenter, service) and by (datacenter, service, tag).
+  std::vector<Instance> instances;
+  size_t total = 0;
+  for (const NodeState& state : catalog.nodes) total += state.services.size();
+  instances.reserve(total);
+
+  std::map<std::string, std::set<std::string>> reverse;  // name -> targets
+  const std::string& primary = snapshot->domains[0].name;
+  for (const NodeState& state : catalog.nodes) {
+    if (state.status == NodeStatus::kLeft) continue;
+    const Node& node = state.node;
+    std::string dc = Lower(node.datacenter.empty() ? options.datacenter : node.datacenter);
+    snapshot->AddMarker(Key(KeyKind::kDatacenter, {dc}));
+    std::string node_address = AddressBytes(node.address);
+
+    // The node's own records: A or AAAA, and TXT with its meta.
+    auto node_set = std::make_shared<AnswerSet>();
+    if (node_address.size() == 4) {
+      node_set->a.push_back(AppendAnswer(node_set.get(), dns::kTypeA, options.node_ttl, node_address));
+    } else if (node_address.size() == 16) {
+      node_set->aaaa.push_back(AppendAnswer(node_set.get(), dns::kTypeAaaa, options.node_ttl, node_address));
+    }
+    for (const auto& [key, value] : node.meta) {
+      node_set->txt.push_back(AppendAnswer(node_set.get(), dns::kTypeTxt, options.node_ttl,
+                                           TxtRdata(absl::StrCat(key, "=", value))));
+    }
+    snapshot->Add(Key(KeyKind::kNode, {dc, Lower(node.name)}), std::move(node_set));
+    if (!node_address.empty()) {
+      reverse[ReverseName(node_address)].insert(JoinName({node.name, "node", dc}, primary));
+    }
+
+    Health node_health = Health::kPassing;
+    absl::flat_hash_map<absl::string_view, Health> service_health;
+    for (const Check& check : state.checks) {
+      if (check.service_id.empty()) {
+        node_health = Worse(node_health, check.status);
+      } else {
+        auto [it, inserted] = service_health.try_emplace(check.service_id, check.status);
+        if (!inserted) it->second = Worse(it->second, check.status);
+      }
+    }
+    if (state.status == NodeStatus::kFailed) node_health = Health::kCritical;
+    for (const Service& service : state.services) {
+      for (const std::string& tag : service.tags) {
+        snapshot->AddMarker(Key(KeyKind::kTag, {dc, Lower(tag)}));
+      }
+      std::string address = service.address.empty() ? node_address : AddressBytes(service.address);
+      if (address.empty()) continue;
+      if (!service.address.empty()) {
+        reverse[ReverseName(address)].insert(JoinName({service.name, "service", dc}, primary));
+      }
+      Health health = node_health;
+      if (auto it = service_health.find(service.id); it != service_health.end()) {
+        health = Worse(health, it->second);
+      }
+      if (health == Health::kCritical) continue;
+      if (health == Health::kWarning && options.only_passing) continue;
+      Instance inst{&node, &service, health, address, {}};
+      if (service.address.empty()) {
+        inst.target_labels[0] = node.name;
+        inst.target_labels[1] = "node";
+      } else {
+        inst.target_labels[0] = AddressToHex(service.address);
+        inst.target_labels[1] = "addr";
+      }
+      instances.push_back(std::move(inst));
+    }
+  }
+  snapshot->instance_count = instances.size();
+
+  // Group: (dc, service) -> instances; (dc, service, tag) -> instances.
+  std::map<std::pair<std::string, std::string>, std::vector<const Instance*>> by_service;
+  std::map<std::tuple<std::string, std::string, std::string>, std::vector<const Instance*>> by_tag;
+  for (const Instance& inst : instances) {
+    std::string dc = Lower(inst.node->datacenter.empty() ? options.datacenter
+                                                         : inst.node->datacenter);
+    std::string name = Lower(inst.service->name);
+    by_service[{dc, name}].push_back(&inst);
+    std::set<std::string> tags;
+    for (const std::string& tag : inst.service->tags) {
+      std::string lower = Lower(tag);
+      if (lower.empty() || lower.size() > dns::kMaxLabelLength) continue;
+      if (tags.insert(lower).second) by_tag[{dc, name, lower}].push_back(&inst);
+    }
+  }
+  for (auto& [key, members] : by_service) {
+    uint32_t ttl = ServiceTtl(options.service_ttls, key.second);
+    snapshot->Add(Key(KeyKind::kService, {key.first, key.second, ""}),
+                  CompileService(members, key.first, ttl, snapshot->domains));
+  }
+  for (auto& [key, members] : by_tag) {
+    const auto& [dc, name, tag] = key;
+    uint32_t ttl = ServiceTtl(options.service_ttls, name);
+    snapshot->Add(Key(KeyKind::kService, {dc, name, tag}),
+                  CompileService(members, dc, ttl, snapshot->domains));
+  }
+  for (const auto& [name, targets] : reverse) {
+    auto set = std::make_shared<AnswerSet>();
+    for (const std::string& target : targets) {
+      set->ptr.push_back(AppendAnswer(set.get(), dns::kTypePtr, options.node_ttl, target));
+    }
+    std::string key(1, static_cast<char>(KeyKind::kReverse));
+    key += name;
+    snapshot->Add(std::move(key), std::move(set));
+  }
+  return snapshot;
+}
+
+}  // namespace svcdns::catalog

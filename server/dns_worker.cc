@@ -1,0 +1,328 @@
+#include "server/dns_worker.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <string>
+
+#include "dns/protocol.h"
+
+namespace svcdns::server {
+
+namespace {
+// libuv hands recvmmsg one 64 KiB chunk per datagram, at most 20 a call.
+constexpr size_t kDatagramChunk = 64 * 1024;
+constexpr size_t kBatch = 20;
+// A TCP client that reads slower than it asks stops being read beyond this.
+constexpr size_t kMaxPendingOutput = 1 << 20;
+}  // namespace
+
+// A UDP socket: receives batches with recvmmsg into a buffer allocated once,
+// answers each datagram into its own slot, and sends the batch with one
+// sendmmsg when libuv says the batch is over.
+class UdpSocket {
+ public:
+  UdpSocket(DnsWorker* worker, int fd)
+      : worker_(worker),
+        slot_size_(std::max(worker->options_.responder.max_udp_size,
+                            dns::kMaxUdpWithoutEdns)),
+        receive_(new uint8_t[kDatagramChunk * kBatch]),
+        replies_(new uint8_t[slot_size_ * kBatch]) {
+    uv_udp_init_ex(&worker->loop_, &handle_, AF_UNSPEC | UV_UDP_RECVMMSG);
+    handle_.data = this;
+    uv_udp_open(&handle_, fd);
+    uv_udp_recv_start(&handle_, OnAlloc, OnReceive);
+  }
+
+  void Close() {
+    uv_close(reinterpret_cast<uv_handle_t*>(&handle_),
+             [](uv_handle_t* h) { delete static_cast<UdpSocket*>(h->data); });
+  }
+
+ private:
+  static void OnAlloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
+    auto* self = static_cast<UdpSocket*>(h->data);
+    *buf = uv_buf_init(reinterpret_cast<char*>(self->receive_.get()),
+                       kDatagramChunk * kBatch);
+  }
+
+  static void OnReceive(uv_udp_t* h, ssize_t nread, const uv_buf_t* buf,
+                        const sockaddr* addr, unsigned flags) {
+    auto* self = static_cast<UdpSocket*>(h->data);
+    if (flags & UV_UDP_MMSG_FREE) {  // the batch is over
+      self->Flush();
+      return;
+    }
+    if (nread <= 0 || addr == nullptr) return;  // nothing read, or an error
+    if (!(flags & UV_UDP_PARTIAL)) self->Answer(buf->base, nread, addr);
+    if (!(flags & UV_UDP_MMSG_CHUNK) || self->count_ == kBatch) self->Flush();
+  }
+
+  void Answer(const char* packet, size_t size, const sockaddr* from) {
+    uint8_t* out = replies_.get() + count_ * slot_size_;
+    DnsWorker* w = worker_;
+    size_t n = w->responder_.Answer(w->Snapshot(),
+                                    reinterpret_cast<const uint8_t*>(packet),
+                                    size, Transport::kUdp, out);
+    if (n == 0) return;
+    std::memcpy(&peers_[count_], from,
+                from->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in));
+    iov_[count_] = {out, n};
+    msgs_[count_] = {};
+    msgs_[count_].msg_hdr.msg_name = &peers_[count_];
+    msgs_[count_].msg_hdr.msg_namelen =
+        from->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+    msgs_[count_].msg_hdr.msg_iov = &iov_[count_];
+    msgs_[count_].msg_hdr.msg_iovlen = 1;
+    ++count_;
+  }
+
+  void Flush() {
+    int fd;
+    if (count_ == 0 || uv_fileno(reinterpret_cast<uv_handle_t*>(&handle_), &fd) != 0) {
+      count_ = 0;
+      return;
+    }
+    size_t sent = 0;
+    while (sent < count_) {
+      int n = sendmmsg(fd, msgs_ + sent, static_cast<unsigned>(count_ - sent), 0);
+      if (n <= 0) break;  // a full socket buffer: the rest is lost, as UDP may be
+      sent += static_cast<size_t>(n);
+    }
+    count_ = 0;
+  }
+
+  DnsWorker* worker_;
+  uv_udp_t handle_;
+  size_t slot_size_;
+  std::unique_ptr<uint8_t[]> receive_;
+  std::unique_ptr<uint8_t[]> replies_;
+  size_t count_ = 0;
+  sockaddr_storage peers_[kBatch];
+  iovec iov_[kBatch];
+  mmsghdr msgs_[kBatch];
+};
+
+// One TCP client: length-prefixed queries, pipelined (RFC 7766), answered in
+// order; closed when idle.
+class TcpConnection {
+ public:
+  explicit TcpConnection(DnsWorker* worker) : worker_(worker) {
+    uv_tcp_init(&worker->loop_, &handle_);
+    uv_timer_init(&worker->loop_, &idle_);
+    handle_.data = this;
+    idle_.data = this;
+    write_.data = this;
+  }
+
+  uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&handle_); }
+
+  void Start() {
+    worker_->connections_.insert(this);
+    uv_tcp_nodelay(&handle_, 1);
+    uv_read_start(stream(), OnAlloc, OnRead);
+    ResetIdle();
+  }
+
+  void Close() {
+    if (closing_) return;
+    closing_ = true;
+    worker_->connections_.erase(this);
+    uv_timer_stop(&idle_);
+    auto on_close = [](uv_handle_t* h) {
+      auto* self = static_cast<TcpConnection*>(h->data);
+      if (--self->open_handles_ == 0) delete self;
+    };
+    uv_close(reinterpret_cast<uv_handle_t*>(&handle_), on_close);
+    uv_close(reinterpret_cast<uv_handle_t*>(&idle_), on_close);
+  }
+
+ private:
+  void ResetIdle() {
+    uv_timer_start(&idle_, [](uv_timer_t* t) { static_cast<TcpConnection*>(t->data)->Close(); },
+                   worker_->options_.tcp_idle_timeout_ms, 0);
+  }
+
+  static void OnAlloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
+    auto* self = static_cast<TcpConnection*>(h->data);
+    if (self->input_.size() - self->used_ < 512 && self->input_.size() < 2 + dns::kMaxMessageSize) {
+      self->input_.resize(std::min<size_t>(2 + dns::kMaxMessageSize,
+                                           std::max<size_t>(2048, self->input_.size() * 2)));
+    }
+    *buf = uv_buf_init(reinterpret_cast<char*>(self->input_.data() + self->used_),
+                       self->input_.size() - self->used_);
+  }
+
+  static void OnRead(uv_stream_t* s, ssize_t nread, const uv_buf_t*) {
+    auto* self = static_cast<TcpConnection*>(s->data);
+    if (nread < 0) {  // EOF or error: finish writing what is answered
+      if (self->writing_) {
+        self->close_after_write_ = true;
+        uv_read_stop(s);
+      } else {
+        self->Close();
+      }
+      return;
+    }
+    self->used_ += static_cast<size_t>(nread);
+    self->ResetIdle();
+    self->AnswerComplete();
+  }
+
+  void AnswerComplete() {
+    size_t pos = 0;
+    uint8_t* scratch = worker_->tcp_scratch_.get();
+    while (used_ - pos >= 2) {
+      size_t length = dns::Load16(input_.data() + pos);
+      if (used_ - pos - 2 < length) break;
+      size_t n = worker_->responder_.Answer(worker_->Snapshot(), input_.data() + pos + 2,
+                                            length, Transport::kTcp, scratch + 2);
+      if (n > 0) {
+        dns::Store16(scratch, static_cast<uint16_t>(n));
+        pending_.append(reinterpret_cast<const char*>(scratch), n + 2);
+      }
+      pos += 2 + length;
+    }
+    if (pos > 0) {
+      std::memmove(input_.data(), input_.data() + pos, used_ - pos);
+      used_ -= pos;
+    }
+    if (!writing_) StartWrite();
+    if (pending_.size() > kMaxPendingOutput) uv_read_stop(stream());
+  }
+
+  void StartWrite() {
+    if (pending_.empty()) return;
+    in_flight_.swap(pending_);
+    pending_.clear();
+    uv_buf_t buf = uv_buf_init(in_flight_.data(), in_flight_.size());
+    writing_ = true;
+    uv_write(&write_, stream(), &buf, 1, [](uv_write_t* req, int status) {
+      auto* self = static_cast<TcpConnection*>(req->data);
+      self->writing_ = false;
+      self->in_flight_.clear();
+      if (self->closing_) return;
+      if (status < 0) {
+        self->Close();
+        return;
+      }
+      if (!self->pending_.empty()) {
+        self->StartWrite();
+      } else if (self->close_after_write_) {
+        self->Close();
+        return;
+      }
+      if (!self->close_after_write_ && self->pending_.size() <= kMaxPendingOutput) {
+        uv_read_start(self->stream(), OnAlloc, OnRead);
+      }
+    });
+  }
+
+  DnsWorker* worker_;
+  uv_tcp_t handle_;
+  uv_timer_t idle_;
+  uv_write_t write_;
+  int open_handles_ = 2;
+  bool closing_ = false;
+  bool writing_ = false;
+  bool close_after_write_ = false;
+  std::vector<uint8_t> input_;
+  size_t used_ = 0;
+  std::string pending_;    // answers not yet handed to libuv
+  std::string in_flight_;  // answers libuv is writing
+};
+
+class TcpListener {
+ public:
+  TcpListener(DnsWorker* worker, int fd) : worker_(worker) {
+    uv_tcp_init(&worker->loop_, &handle_);
+    handle_.data = this;
+    uv_tcp_open(&handle_, fd);
+    uv_listen(reinterpret_cast<uv_stream_t*>(&handle_), 1024, OnConnection);
+  }
+
+  void Close() {
+    uv_close(reinterpret_cast<uv_handle_t*>(&handle_),
+             [](uv_handle_t* h) { delete static_cast<TcpListener*>(h->data); });
+  }
+
+ private:
+  static void OnConnection(uv_stream_t* server, int status) {
+    if (status < 0) return;
+    auto* self = static_cast<TcpListener*>(server->data);
+    auto* connection = new TcpConnection(self->worker_);
+    if (uv_accept(server, connection->stream()) != 0 ||
+        self->worker_->connections_.size() >= self->worker_->options_.tcp_max_connections) {
+      connection->Close();  // over the limit: refuse by closing at once
+      return;
+    }
+    connection->Start();
+  }
+
+  DnsWorker* worker_;
+  uv_tcp_t handle_;
+};
+
+DnsWorker::DnsWorker(const WorkerOptions& options,
+                     const catalog::SnapshotPublisher& publisher,
+                     std::vector<int> udp_fds, std::vector<int> tcp_fds)
+    : options_(options),
+      publisher_(publisher),
+      udp_fds_(std::move(udp_fds)),
+      tcp_fds_(std::move(tcp_fds)),
+      responder_(options.responder),
+      tcp_scratch_(new uint8_t[2 + dns::kMaxMessageSize]) {}
+
+DnsWorker::~DnsWorker() {
+  if (thread_.joinable()) Stop();
+}
+
+void DnsWorker::Start() {
+  uv_loop_init(&loop_);
+  loop_.data = this;
+  uv_async_init(&loop_, &stop_, OnStop);
+  stop_.data = this;
+  uv_prepare_init(&loop_, &prepare_);
+  prepare_.data = this;
+  uv_prepare_start(&prepare_, OnPrepare);
+  for (int fd : udp_fds_) udp_sockets_.push_back(new UdpSocket(this, fd));
+  for (int fd : tcp_fds_) tcp_listeners_.push_back(new TcpListener(this, fd));
+  thread_ = std::thread([this] { Run(); });
+}
+
+void DnsWorker::Stop() {
+  uv_async_send(&stop_);
+  thread_.join();
+}
+
+void DnsWorker::Run() {
+  catalog::RcuReader reader;
+  reader_ = &reader;
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  reader_ = nullptr;
+  uv_loop_close(&loop_);
+}
+
+const catalog::Snapshot& DnsWorker::Snapshot() {
+  reader_->Online();
+  return *publisher_.Current();
+}
+
+void DnsWorker::OnPrepare(uv_prepare_t* prepare) {
+  // About to block in poll: a quiescent state, so publishers need not wait.
+  static_cast<DnsWorker*>(prepare->data)->reader_->Offline();
+}
+
+void DnsWorker::OnStop(uv_async_t* async) {
+  auto* self = static_cast<DnsWorker*>(async->data);
+  for (UdpSocket* s : self->udp_sockets_) s->Close();
+  for (TcpListener* l : self->tcp_listeners_) l->Close();
+  while (!self->connections_.empty()) (*self->connections_.begin())->Close();
+  self->udp_sockets_.clear();
+  self->tcp_listeners_.clear();
+  uv_close(reinterpret_cast<uv_handle_t*>(&self->stop_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&self->prepare_), nullptr);
+}
+
+}  // namespace svcdns::server

@@ -1,0 +1,72 @@
+// One DNS worker: a thread running its own libuv loop over its own
+// SO_REUSEPORT UDP and TCP sockets, answering from the published snapshot.
+#ifndef SVCDNS_SERVER_DNS_WORKER_H_
+#define SVCDNS_SERVER_DNS_WORKER_H_
+
+#include <uv.h>
+
+#include <cstdint>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "catalog/snapshot_publisher.h"
+#include "server/responder.h"
+
+namespace svcdns::server {
+
+struct WorkerOptions {
+  ResponderOptions responder;
+  uint64_t tcp_idle_timeout_ms = 10000;
+  size_t tcp_max_connections = 1024;  // per worker
+};
+
+class UdpSocket;
+class TcpListener;
+class TcpConnection;
+
+class DnsWorker {
+ public:
+  // Takes ownership of the bound sockets.
+  DnsWorker(const WorkerOptions& options,
+            const catalog::SnapshotPublisher& publisher, std::vector<int> udp_fds,
+            std::vector<int> tcp_fds);
+  ~DnsWorker();
+  DnsWorker(const DnsWorker&) = delete;
+  DnsWorker& operator=(const DnsWorker&) = delete;
+
+  void Start();
+  // Closes every socket and connection, then joins the thread.
+  void Stop();
+
+ private:
+  friend class UdpSocket;
+  friend class TcpListener;
+  friend class TcpConnection;
+
+  void Run();
+  // The snapshot to answer from, for the rest of this loop iteration.
+  const catalog::Snapshot& Snapshot();
+  static void OnStop(uv_async_t* async);
+  static void OnPrepare(uv_prepare_t* prepare);
+
+  WorkerOptions options_;
+  const catalog::SnapshotPublisher& publisher_;
+  std::vector<int> udp_fds_;
+  std::vector<int> tcp_fds_;
+  std::thread thread_;
+  uv_loop_t loop_;
+  uv_async_t stop_;
+  uv_prepare_t prepare_;
+  catalog::RcuReader* reader_ = nullptr;
+  Responder responder_;
+  std::vector<UdpSocket*> udp_sockets_;
+  std::vector<TcpListener*> tcp_listeners_;
+  absl::flat_hash_set<TcpConnection*> connections_;
+  std::unique_ptr<uint8_t[]> tcp_scratch_;  // one answer: 2 + 65535 bytes
+};
+
+}  // namespace svcdns::server
+
+#endif  // SVCDNS_SERVER_DNS_WORKER_H_

@@ -1,0 +1,71 @@
+// The hot path: turns one query packet into one answer packet from a
+// snapshot, in a caller-provided buffer. One Responder per worker thread; it
+// keeps that worker's counters and rotation state, so nothing here is shared
+// between threads. No allocation, no lock, no atomic read-modify-write.
+#ifndef SVCDNS_SERVER_RESPONDER_H_
+#define SVCDNS_SERVER_RESPONDER_H_
+
+#include <cstddef>
+#include <cstdint>
+
+#include "catalog/name_grammar.h"
+#include "catalog/snapshot.h"
+#include "dns/protocol.h"
+#include "dns/query.h"
+#include "dns/wire_writer.h"
+
+namespace svcdns::server {
+
+struct ResponderOptions {
+  // The largest UDP answer to an EDNS client, whatever size it offers.
+  size_t max_udp_size = 1232;
+  // At most this many A/AAAA records per answer, without TC (0: no limit).
+  uint32_t a_record_limit = 0;
+};
+
+enum class Transport : uint8_t { kUdp, kTcp };
+
+// Per-worker counters; a metrics scrape sums them across workers.
+struct ResponderStats {
+  uint64_t queries = 0;
+  uint64_t dropped = 0;     // too short, or responses
+  uint64_t truncated = 0;
+  uint64_t by_rcode[6] = {};  // NOERROR .. REFUSED
+  uint64_t badvers = 0;
+};
+
+class Responder {
+ public:
+  explicit Responder(const ResponderOptions& options) : options_(options) {}
+
+  // Writes the answer to `packet` into `out` and returns its size, or 0 when
+  // the packet gets no answer. `out` must hold dns::kMaxMessageSize bytes.
+  size_t Answer(const catalog::Snapshot& snapshot, const uint8_t* packet,
+                size_t size, Transport transport, uint8_t* out);
+
+  const ResponderStats& stats() const { return stats_; }
+
+ private:
+  struct Reply;  // the answer being built
+
+  void Resolve(const catalog::Snapshot& snapshot, Reply& reply);
+  void AnswerService(const catalog::AnswerSet& set, size_t domain, Reply& reply);
+  void AnswerNode(const catalog::AnswerSet& set, Reply& reply);
+  void AnswerAddr(absl::string_view hex, uint32_t ttl, Reply& reply);
+  // Appends records from `records` in rotated order, at most `max` (0: all).
+  void AppendRotated(const catalog::AnswerSet& set,
+                     const std::vector<catalog::RecordRef>& records,
+                     size_t max, Reply& reply);
+  void AppendSrv(const catalog::AnswerSet& set,
+                 const std::vector<catalog::SrvRecord>& records, Reply& reply);
+  void AppendSoa(const catalog::Snapshot& snapshot, Reply& reply, bool answer);
+
+  ResponderOptions options_;
+  ResponderStats stats_;
+  uint32_t rotation_ = 0;
+  dns::Query query_;
+};
+
+}  // namespace svcdns::server
+
+#endif  // SVCDNS_SERVER_RESPONDER_H_

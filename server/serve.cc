@@ -1,0 +1,140 @@
+#include "server/serve.h"
+
+#include <uv.h>
+
+#include <algorithm>
+#include <thread>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "agent/service_definition.h"
+#include "base/log.h"
+#include "catalog/catalog_file.h"
+#include "catalog/validation.h"
+#include "server/dns_server.h"
+
+namespace svcdns::server {
+
+absl::StatusOr<catalog::Catalog> LoadCatalogSources(const ServeOptions& options) {
+  catalog::Catalog result;
+  if (!options.catalog_file.empty()) {
+    auto loaded = catalog::LoadCatalogFile(options.catalog_file);
+    if (!loaded.ok()) return loaded.status();
+    result = *std::move(loaded);
+  }
+  if (!options.config_dir.empty()) {
+    auto definitions = agent::LoadConfigDir(options.config_dir);
+    if (!definitions.ok()) return definitions.status();
+    catalog::NodeState local;
+    local.node.name = options.node;
+    local.node.address = options.snapshot.advertise;
+    local.node.datacenter = options.snapshot.datacenter;
+    for (const agent::ServiceDefinition& definition : *definitions) {
+      local.services.push_back(definition.service);
+      for (const agent::CheckDefinition& check : definition.checks) {
+        local.checks.push_back(check.check);
+      }
+    }
+    if (auto status = catalog::ValidateNodeState(local); !status.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(options.config_dir, ": ", status.message()));
+    }
+    auto same_node = [&](const catalog::NodeState& state) {
+      std::string dc = state.node.datacenter.empty() ? options.snapshot.datacenter
+                                                     : state.node.datacenter;
+      return absl::AsciiStrToLower(state.node.name) == absl::AsciiStrToLower(local.node.name) &&
+             absl::AsciiStrToLower(dc) == absl::AsciiStrToLower(options.snapshot.datacenter);
+    };
+    std::erase_if(result.nodes, same_node);
+    result.nodes.push_back(std::move(local));
+  }
+  return result;
+}
+
+namespace {
+
+// State of the main thread's loop: signals and reloads.
+struct ServeLoop {
+  ServeOptions* options;
+  catalog::SnapshotPublisher* publisher;
+  uint64_t index = 0;
+  uv_signal_t hup, term, intr;
+};
+
+// Loads the sources and publishes a snapshot of them. On failure the
+// published snapshot stays as it was.
+absl::Status LoadAndPublish(ServeLoop& loop) {
+  absl::Time start = absl::Now();
+  auto loaded = LoadCatalogSources(*loop.options);
+  if (!loaded.ok()) return loaded.status();
+  // The SOA serial must grow with every publication.
+  loop.index = std::max(loop.index + 1, loaded->index);
+  loaded->index = loop.index;
+  auto snapshot = catalog::BuildSnapshot(*loaded, loop.options->snapshot);
+  if (!snapshot.ok()) return snapshot.status();
+  size_t instances = (*snapshot)->instance_count;
+  size_t nodes = loaded->nodes.size();
+  loop.publisher->Publish(*std::move(snapshot));
+  SVCDNS_LOG(kInfo, "snapshot_published", "index=", loop.index, " nodes=", nodes,
+             " healthy_instances=", instances,
+             " build_ms=", absl::ToDoubleMilliseconds(absl::Now() - start));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status RunServe(ServeOptions options) {
+  std::vector<ListenAddress> addresses;
+  for (const std::string& text : options.dns_addrs) {
+    auto address = ParseListenAddress(text);
+    if (!address.ok()) return address.status();
+    addresses.push_back(*address);
+  }
+  if (options.workers <= 0) {
+    options.workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  }
+  catalog::SnapshotPublisher publisher;
+  ServeLoop loop{&options, &publisher};
+  if (auto status = LoadAndPublish(loop); !status.ok()) return status;
+
+  DnsServer server(options.worker, publisher);
+  if (auto status = server.Start(std::move(addresses), options.workers); !status.ok()) {
+    return status;
+  }
+  std::vector<std::string> bound;
+  for (const ListenAddress& a : server.addresses()) bound.push_back(a.ToString());
+  SVCDNS_LOG(kInfo, "listening", "dns=", absl::StrJoin(bound, ","),
+             " workers=", options.workers, " domain=", options.snapshot.domain,
+             " datacenter=", options.snapshot.datacenter, " node=", options.node);
+
+  uv_loop_t* uv = uv_default_loop();
+  uv_signal_init(uv, &loop.hup);
+  uv_signal_init(uv, &loop.term);
+  uv_signal_init(uv, &loop.intr);
+  loop.hup.data = loop.term.data = loop.intr.data = &loop;
+  uv_signal_start(&loop.hup, [](uv_signal_t* s, int) {
+    auto& loop = *static_cast<ServeLoop*>(s->data);
+    SVCDNS_LOG(kInfo, "reload", "signal=SIGHUP");
+    if (auto status = LoadAndPublish(loop); !status.ok()) {
+      SVCDNS_LOG(kError, "reload_failed", "keeping=previous_snapshot error=",
+                 Quote(status.message()));
+    }
+  }, SIGHUP);
+  auto stop = [](uv_signal_t* s, int signum) {
+    auto& loop = *static_cast<ServeLoop*>(s->data);
+    SVCDNS_LOG(kInfo, "stopping", "signal=", signum);
+    uv_close(reinterpret_cast<uv_handle_t*>(&loop.hup), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&loop.term), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&loop.intr), nullptr);
+  };
+  uv_signal_start(&loop.term, stop, SIGTERM);
+  uv_signal_start(&loop.intr, stop, SIGINT);
+  uv_run(uv, UV_RUN_DEFAULT);
+  server.Stop();
+  uv_loop_close(uv);
+  SVCDNS_LOG(kInfo, "stopped");
+  return absl::OkStatus();
+}
+
+}  // namespace svcdns::server
