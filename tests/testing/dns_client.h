@@ -3,6 +3,9 @@
 #ifndef SVCDNS_TESTS_TESTING_DNS_CLIENT_H_
 #define SVCDNS_TESTS_TESTING_DNS_CLIENT_H_
 
+// ldns defines bool/true/false as macros unless stdbool.h came first.
+#include <stdbool.h>  // NOLINT
+
 #include <ldns/ldns.h>
 
 #include <cstdint>
