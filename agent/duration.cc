@@ -103,18 +103,21 @@ absl::StatusOr<absl::Duration> ParseDuration(absl::string_view s) {
 std::string FormatGoDuration(absl::Duration d) {
   if (d == absl::InfiniteDuration()) return "inf";
   if (d == -absl::InfiniteDuration()) return "-inf";
-  std::string out;
+  absl::string_view sign;
   if (d < absl::ZeroDuration()) {
-    out = "-";
+    sign = "-";
     d = -d;
   }
   if (d < absl::Seconds(1)) {
     const int64_t ns = absl::ToInt64Nanoseconds(d);
     if (ns == 0) return "0s";
-    if (ns < 1000) return absl::StrCat(out, ns, "ns");
-    if (ns < 1000 * 1000) return absl::StrCat(out, Decimal(ns, 3), "\xC2\xB5s");
-    return absl::StrCat(out, Decimal(ns, 6), "ms");
+    if (ns < 1000) return absl::StrCat(sign, ns, "ns");
+    if (ns < 1000 * 1000) {
+      return absl::StrCat(sign, Decimal(ns, 3), "\xC2\xB5s");
+    }
+    return absl::StrCat(sign, Decimal(ns, 6), "ms");
   }
+  std::string out(sign);
   absl::Duration rem;
   const int64_t hours = absl::IDivDuration(d, absl::Hours(1), &rem);
   const int64_t minutes = absl::IDivDuration(rem, absl::Minutes(1), &rem);

@@ -424,14 +424,16 @@ absl::StatusOr<CheckDefinition> ParseCheck(const json& object,
     check.name = absl::StrCat("Service '", service.name, "' check");
   }
   if (auto s = f.String({"notes", "Notes"}, &check.notes); !s.ok()) return s;
-  std::string status;
-  bool has_status = false;
-  if (auto s = f.String({"status", "Status"}, &status, &has_status); !s.ok()) {
-    return s;
-  }
-  if (has_status) {
-    absl::StatusOr<catalog::Health> health = ParseHealth(status);
-    if (!health.ok()) return f.Error("status", health.status().message());
+  absl::StatusOr<Fields::Field> status = f.Get({"status", "Status"});
+  if (!status.ok()) return status.status();
+  if (status->value != nullptr) {
+    if (!status->value->is_string()) {
+      return f.Error(status->key, absl::StrCat("must be a string, not ",
+                                               TypeOf(*status->value)));
+    }
+    absl::StatusOr<catalog::Health> health =
+        ParseHealth(status->value->get_ref<const std::string&>());
+    if (!health.ok()) return f.Error(status->key, health.status().message());
     check.status = *health;
   }
 

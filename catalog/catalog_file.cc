@@ -16,7 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
-#include "catalog.pb.h"  // generated from proto/catalog.proto
+#include "proto/catalog.pb.h"  // generated from proto/catalog.proto
 #include "catalog/proto_convert.h"
 #include "google/protobuf/util/json_util.h"
 

@@ -232,4 +232,35 @@ svcdns::v1::Catalog CatalogToProto(const Catalog& catalog) {
   return proto;
 }
 
+absl::StatusOr<Change> ChangeFromProto(const svcdns::v1::Change& proto) {
+  switch (proto.change_case()) {
+    case svcdns::v1::Change::kUpsertService: {
+      auto service = ServiceFromProto(proto.upsert_service());
+      if (!service.ok()) return service.status();
+      return Change(*std::move(service));
+    }
+    case svcdns::v1::Change::kDeleteServiceId:
+      return Change(DeleteService{proto.delete_service_id()});
+    case svcdns::v1::Change::kUpsertCheck: {
+      auto check = CheckFromProto(proto.upsert_check());
+      if (!check.ok()) return check.status();
+      return Change(*std::move(check));
+    }
+    case svcdns::v1::Change::kDeleteCheckId:
+      return Change(DeleteCheck{proto.delete_check_id()});
+    case svcdns::v1::Change::kCheckStatus: {
+      const auto& result = proto.check_status();
+      auto health = HealthFromProto(result.status());
+      if (!health.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "check_status \"", result.check_id(), "\": ", health.status().message()));
+      }
+      return Change(CheckResult{result.check_id(), *health, result.output()});
+    }
+    case svcdns::v1::Change::CHANGE_NOT_SET:
+      break;
+  }
+  return absl::InvalidArgumentError("a change with nothing in it");
+}
+
 }  // namespace svcdns::catalog

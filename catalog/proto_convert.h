@@ -15,7 +15,8 @@
 #define SVCDNS_CATALOG_PROTO_CONVERT_H_
 
 #include "absl/status/statusor.h"
-#include "catalog.pb.h"  // generated from proto/catalog.proto
+#include "proto/catalog.pb.h"  // generated from proto/catalog.proto
+#include "catalog/change.h"
 #include "catalog/model.h"
 
 namespace svcdns::catalog {
@@ -46,6 +47,9 @@ absl::StatusOr<NodeState> NodeStateFromProto(
 // the same datacenter. Errors say where:
 // `nodes[3] (node "db1"): service "red0": port 70000 is over 65535`.
 absl::StatusOr<Catalog> CatalogFromProto(const svcdns::v1::Catalog& proto);
+
+// One change of an Update. A change with nothing set is INVALID_ARGUMENT.
+absl::StatusOr<Change> ChangeFromProto(const svcdns::v1::Change& proto);
 
 // The reverse conversions. Weights equal to the default (1, 1) are left
 // absent; NodeState::status is dropped.

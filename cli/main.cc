@@ -3,11 +3,14 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "agent/duration.h"
 #include "agent/service_definition.h"
@@ -39,6 +42,23 @@ struct DurationValidator : CLI::Validator {
 uint32_t Seconds(const std::string& text) {
   auto d = svcdns::agent::ParseDuration(text);
   return d.ok() ? static_cast<uint32_t>(absl::ToInt64Seconds(*d)) : 0;
+}
+
+absl::Duration Duration(const std::string& text) {
+  auto d = svcdns::agent::ParseDuration(text);
+  return d.ok() ? *d : absl::ZeroDuration();
+}
+
+// The token, without surrounding whitespace (echo's final newline).
+absl::StatusOr<std::string> ReadTokenFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string token(absl::StripAsciiWhitespace(ss.str()));
+  if (!in || token.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": no token in the file"));
+  }
+  return token;
 }
 
 int Fail(const absl::Status& status) {
@@ -100,6 +120,39 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--tcp-max-connections", serve.worker.tcp_max_connections,
                         "Open DNS TCP connections per worker")->capture_default_str();
 
+  // serve: agent streams
+  std::string coalesce = "2ms", keepalive = "10s", grace = "30s", reap = "72h",
+              token_file;
+  serve_cmd->add_option("--ingest-addr", serve.ingest.address,
+                        "HOST:PORT for agent streams (gRPC); empty: off")->capture_default_str();
+  serve_cmd->add_option("--ingest-token", serve.ingest.token,
+                        "Agents must send \"authorization: Bearer TOKEN\"");
+  serve_cmd->add_option("--ingest-token-file", token_file, "Read --ingest-token from a file")
+      ->check(CLI::ExistingFile);
+  serve_cmd->add_option("--tls-ca-file", serve.ingest.tls_ca_file, "CA certificate (PEM)")
+      ->check(CLI::ExistingFile);
+  serve_cmd->add_option("--tls-cert-file", serve.ingest.tls_cert_file, "Server certificate (PEM)")
+      ->check(CLI::ExistingFile);
+  serve_cmd->add_option("--tls-key-file", serve.ingest.tls_key_file, "Server private key (PEM)")
+      ->check(CLI::ExistingFile);
+  serve_cmd->add_flag("--tls-verify-client", serve.ingest.tls_verify_client,
+                      "Require client certificates from --tls-ca-file (mutual TLS)");
+  serve_cmd->add_option("--encrypt", serve.ingest.encrypt_key,
+                        "Shared key (svcdns keygen): mutual TLS without a PKI");
+  serve_cmd->add_option("--max-message-bytes", serve.ingest.max_message_bytes,
+                        "Largest agent message")->capture_default_str();
+  serve_cmd->add_option("--agent-keepalive", keepalive, "Keepalive ping interval on agent streams")
+      ->check(duration)->capture_default_str();
+  serve_cmd->add_option("--coalesce", coalesce, "Gather changes this long before publishing")
+      ->check(duration)->capture_default_str();
+  serve_cmd->add_option("--agent-grace", grace,
+                        "Serve a node this long after its agent went away")
+      ->check(duration)->capture_default_str();
+  serve_cmd->add_option("--reap-after", reap, "Forget failed nodes after this")
+      ->check(duration)->capture_default_str();
+  serve_cmd->add_option("--data-dir", serve.owner.data_dir,
+                        "Persist the agents' catalog here and load it at start");
+
   // validate
   std::string validate_dir;
   CLI::App* validate_cmd = app.add_subcommand(
@@ -119,6 +172,16 @@ int main(int argc, char** argv) {
     serve.snapshot.soa_expire = Seconds(soa_expire);
     serve.snapshot.soa_min_ttl = Seconds(soa_min_ttl);
     serve.worker.tcp_idle_timeout_ms = uint64_t{Seconds(tcp_idle)} * 1000;
+    serve.owner.coalesce = Duration(coalesce);
+    serve.owner.agent_grace = Duration(grace);
+    serve.owner.reap_after = Duration(reap);
+    serve.ingest.keepalive = Duration(keepalive);
+    serve.ingest.keepalive_timeout = std::min(absl::Seconds(5), serve.ingest.keepalive);
+    if (!token_file.empty()) {
+      auto token = ReadTokenFile(token_file);
+      if (!token.ok()) return Fail(token.status());
+      serve.ingest.token = *token;
+    }
     for (const std::string& text : service_ttls) {
       auto rule = svcdns::catalog::ParseServiceTtlRule(text);
       if (!rule.ok()) return Fail(rule.status());

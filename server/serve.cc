@@ -3,6 +3,8 @@
 #include <uv.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <thread>
 
 #include "absl/strings/ascii.h"
@@ -54,30 +56,25 @@ absl::StatusOr<catalog::Catalog> LoadCatalogSources(const ServeOptions& options)
 
 namespace {
 
-// State of the main thread's loop: signals and reloads.
+// The main thread's loop: signals, reloads and the catalog owner.
 struct ServeLoop {
   ServeOptions* options;
-  catalog::SnapshotPublisher* publisher;
-  uint64_t index = 0;
+  CatalogOwner* owner;
   uv_signal_t hup, term, intr;
 };
 
-// Loads the sources and publishes a snapshot of them. On failure the
-// published snapshot stays as it was.
-absl::Status LoadAndPublish(ServeLoop& loop) {
+// Loads the file sources and publishes them. On failure the published
+// snapshot stays as it was.
+absl::Status Reload(ServeLoop& loop) {
   absl::Time start = absl::Now();
   auto loaded = LoadCatalogSources(*loop.options);
   if (!loaded.ok()) return loaded.status();
-  // The SOA serial must grow with every publication.
-  loop.index = std::max(loop.index + 1, loaded->index);
-  loaded->index = loop.index;
-  auto snapshot = catalog::BuildSnapshot(*loaded, loop.options->snapshot);
-  if (!snapshot.ok()) return snapshot.status();
-  size_t instances = (*snapshot)->instance_count;
   size_t nodes = loaded->nodes.size();
-  loop.publisher->Publish(*std::move(snapshot));
-  SVCDNS_LOG(kInfo, "snapshot_published", "index=", loop.index, " nodes=", nodes,
-             " healthy_instances=", instances,
+  if (auto s = loop.owner->SetFileNodes(std::move(loaded->nodes), loaded->index); !s.ok()) {
+    return s;
+  }
+  SVCDNS_LOG(kInfo, "snapshot_published", "index=", loop.owner->published_index(),
+             " file_nodes=", nodes,
              " build_ms=", absl::ToDoubleMilliseconds(absl::Now() - start));
   return absl::OkStatus();
 }
@@ -94,21 +91,31 @@ absl::Status RunServe(ServeOptions options) {
   if (options.workers <= 0) {
     options.workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   }
+  options.owner.server_node = options.node;
+  uv_loop_t* uv = uv_default_loop();
   catalog::SnapshotPublisher publisher;
-  ServeLoop loop{&options, &publisher};
-  if (auto status = LoadAndPublish(loop); !status.ok()) return status;
+  CatalogOwner owner(uv, options.owner, options.snapshot, &publisher);
+  ServeLoop loop{&options, &owner};
+  if (auto status = owner.Restore(); !status.ok()) return status;
+  if (auto status = Reload(loop); !status.ok()) return status;
 
   DnsServer server(options.worker, publisher);
   if (auto status = server.Start(std::move(addresses), options.workers); !status.ok()) {
     return status;
   }
+  IngestServer ingest;
+  if (!options.ingest.address.empty()) {
+    if (auto status = ingest.Start(options.ingest, owner.queue()); !status.ok()) return status;
+  }
   std::vector<std::string> bound;
   for (const ListenAddress& a : server.addresses()) bound.push_back(a.ToString());
   SVCDNS_LOG(kInfo, "listening", "dns=", absl::StrJoin(bound, ","),
+             " ingest=", options.ingest.address.empty() ? "off" : absl::StrCat(
+                 options.ingest.address.substr(0, options.ingest.address.rfind(':')), ":",
+                 ingest.port()),
              " workers=", options.workers, " domain=", options.snapshot.domain,
              " datacenter=", options.snapshot.datacenter, " node=", options.node);
 
-  uv_loop_t* uv = uv_default_loop();
   uv_signal_init(uv, &loop.hup);
   uv_signal_init(uv, &loop.term);
   uv_signal_init(uv, &loop.intr);
@@ -116,7 +123,7 @@ absl::Status RunServe(ServeOptions options) {
   uv_signal_start(&loop.hup, [](uv_signal_t* s, int) {
     auto& loop = *static_cast<ServeLoop*>(s->data);
     SVCDNS_LOG(kInfo, "reload", "signal=SIGHUP");
-    if (auto status = LoadAndPublish(loop); !status.ok()) {
+    if (auto status = Reload(loop); !status.ok()) {
       SVCDNS_LOG(kError, "reload_failed", "keeping=previous_snapshot error=",
                  Quote(status.message()));
     }
@@ -127,11 +134,27 @@ absl::Status RunServe(ServeOptions options) {
     uv_close(reinterpret_cast<uv_handle_t*>(&loop.hup), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&loop.term), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&loop.intr), nullptr);
+    loop.owner->Close();
   };
   uv_signal_start(&loop.term, stop, SIGTERM);
   uv_signal_start(&loop.intr, stop, SIGINT);
   uv_run(uv, UV_RUN_DEFAULT);
+
+  // Ending the streams needs the owner to release them: drain while the
+  // ingest server shuts down.
+  std::atomic<bool> ingest_down{false};
+  std::thread shutdown([&] {
+    ingest.Shutdown();
+    ingest_down = true;
+  });
+  while (!ingest_down) {
+    owner.Drain();
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  shutdown.join();
+  owner.Drain();
   server.Stop();
+  uv_run(uv, UV_RUN_NOWAIT);  // close callbacks
   uv_loop_close(uv);
   SVCDNS_LOG(kInfo, "stopped");
   return absl::OkStatus();

@@ -10,7 +10,9 @@
 #include "absl/status/statusor.h"
 #include "catalog/model.h"
 #include "catalog/snapshot_builder.h"
+#include "server/catalog_owner.h"
 #include "server/dns_worker.h"
+#include "server/ingest_server.h"
 
 namespace svcdns::server {
 
@@ -22,6 +24,8 @@ struct ServeOptions {
   int workers = 0;           // 0: one per core
   catalog::SnapshotOptions snapshot;
   WorkerOptions worker;
+  IngestOptions ingest;  // address empty: no agent streams
+  OwnerOptions owner;
 };
 
 // Reads --catalog and --config-dir into one catalog; the local node's

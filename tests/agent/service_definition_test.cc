@@ -417,6 +417,8 @@ TEST(ServiceDefinitionTest, CheckErrors) {
   EXPECT_THAT(CheckErrorOf(R"({"ttl": "5s", "status": "ok"})"),
               HasSubstr("checks[0].status: \"ok\" is not passing, warning or "
                         "critical"));
+  EXPECT_THAT(CheckErrorOf(R"({"ttl": "5s", "Status": "up"})"),
+              HasSubstr("checks[0].Status: \"up\" is not passing"));
   EXPECT_THAT(CheckErrorOf(R"({"ttl": "5s", "Status": 1})"),
               HasSubstr("checks[0].Status: must be a string"));
   EXPECT_THAT(CheckErrorOf(R"({"ttl": "5s", "http": "http://x/",

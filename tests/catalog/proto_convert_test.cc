@@ -4,7 +4,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "catalog.pb.h"
+#include "proto/catalog.pb.h"
 #include "catalog/model.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"

@@ -84,7 +84,8 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
   std::unique_ptr<ServerProcess> p(new ServerProcess);
   p->dir_ = std::make_unique<TempDir>();
   p->log_path_ = p->dir_->path() + "/svcdns.log";
-  std::vector<std::string> full = {"serve", "--dns-addr", "127.0.0.1:0", "--workers", "2"};
+  std::vector<std::string> full = {"serve", "--dns-addr", "127.0.0.1:0", "--workers", "2",
+                                   "--ingest-addr", "127.0.0.1:0"};
   full.insert(full.end(), args.begin(), args.end());
   p->pid_ = Spawn(full, p->log_path_);
   if (p->pid_ < 0) return absl::InternalError("cannot spawn " SVCDNS_BINARY);
@@ -98,6 +99,14 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
       uint32_t port;
       if (absl::SimpleAtoi(log.substr(at, end - at), &port)) {
         p->port_ = static_cast<uint16_t>(port);
+        size_t ingest = log.find(" ingest=127.0.0.1:", at);
+        if (ingest != std::string::npos) {
+          ingest += std::string(" ingest=127.0.0.1:").size();
+          end = log.find_first_not_of("0123456789", ingest);
+          if (absl::SimpleAtoi(log.substr(ingest, end - ingest), &port)) {
+            p->ingest_port_ = static_cast<uint16_t>(port);
+          }
+        }
         return p;
       }
     }

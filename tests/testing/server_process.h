@@ -32,7 +32,8 @@ class TempDir {
 
 class ServerProcess {
  public:
-  // Runs `svcdns serve --dns-addr 127.0.0.1:0 <args>` and waits (at most
+  // Runs `svcdns serve --dns-addr 127.0.0.1:0 --ingest-addr 127.0.0.1:0
+  // <args>` and waits (at most
   // `timeout_ms`) for its "listening" log line, which names the port.
   static absl::StatusOr<std::unique_ptr<ServerProcess>> Start(
       const std::vector<std::string>& args, int timeout_ms = 15000);
@@ -45,6 +46,7 @@ class ServerProcess {
 
   pid_t pid() const { return pid_; }
   uint16_t port() const { return port_; }
+  uint16_t ingest_port() const { return ingest_port_; }  // agent streams (gRPC)
   void Signal(int signum) const;
   std::string Log() const;  // everything it wrote to stderr so far
   // Waits until the log contains `text` `count` times; false on timeout.
@@ -56,6 +58,7 @@ class ServerProcess {
   ServerProcess() = default;
   pid_t pid_ = -1;
   uint16_t port_ = 0;
+  uint16_t ingest_port_ = 0;
   std::string log_path_;
   std::unique_ptr<TempDir> dir_;
 };

@@ -1,0 +1,242 @@
+#include "catalog/catalog_store.h"
+
+#include <algorithm>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "catalog/validation.h"
+
+namespace svcdns::catalog {
+namespace {
+
+// Applies one change to `state` (a copy); validation of the result follows.
+absl::Status Apply(const Change& change, NodeState& state) {
+  if (const auto* service = std::get_if<Service>(&change)) {
+    if (auto s = ValidateService(*service); !s.ok()) return s;
+    auto it = std::find_if(state.services.begin(), state.services.end(),
+                           [&](const Service& s) { return s.id == service->id; });
+    if (it == state.services.end()) {
+      state.services.push_back(*service);
+    } else {
+      *it = *service;
+    }
+  } else if (const auto* del = std::get_if<DeleteService>(&change)) {
+    std::erase_if(state.services, [&](const Service& s) { return s.id == del->id; });
+    std::erase_if(state.checks, [&](const Check& c) { return c.service_id == del->id; });
+  } else if (const auto* check = std::get_if<Check>(&change)) {
+    if (auto s = ValidateCheck(*check); !s.ok()) return s;
+    auto it = std::find_if(state.checks.begin(), state.checks.end(),
+                           [&](const Check& c) { return c.id == check->id; });
+    if (it == state.checks.end()) {
+      state.checks.push_back(*check);
+    } else {
+      *it = *check;
+    }
+  } else if (const auto* del_check = std::get_if<DeleteCheck>(&change)) {
+    std::erase_if(state.checks, [&](const Check& c) { return c.id == del_check->id; });
+  } else if (const auto* result = std::get_if<CheckResult>(&change)) {
+    auto it = std::find_if(state.checks.begin(), state.checks.end(),
+                           [&](const Check& c) { return c.id == result->check_id; });
+    if (it == state.checks.end()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("check_status: check \"", result->check_id, "\" does not exist"));
+    }
+    it->status = result->status;
+    it->output = result->output;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+CatalogStore::CatalogStore(std::string local_datacenter)
+    : local_datacenter_(absl::AsciiStrToLower(local_datacenter)) {}
+
+CatalogStore::NodeKey CatalogStore::KeyOf(const Node& node) const {
+  std::string dc = node.datacenter.empty() ? local_datacenter_
+                                           : absl::AsciiStrToLower(node.datacenter);
+  return {dc, absl::AsciiStrToLower(node.name)};
+}
+
+void CatalogStore::SetFileNodes(std::vector<NodeState> nodes, uint64_t index_floor) {
+  for (auto it = nodes_.begin(); it != nodes_.end();) {
+    if (it->second.from_files && it->second.owner == 0 && !it->second.from_stream) {
+      it = nodes_.erase(it);
+    } else {
+      it->second.from_files = false;
+      ++it;
+    }
+  }
+  for (NodeState& state : nodes) {
+    NodeKey key = KeyOf(state.node);
+    auto [it, inserted] = nodes_.try_emplace(key);
+    if (!inserted && it->second.from_stream) continue;  // the agent's word wins
+    it->second.state = std::move(state);
+    it->second.from_files = true;
+  }
+  index_ = std::max(index_ + 1, index_floor);
+}
+
+void CatalogStore::RestoreNodes(std::vector<NodeState> nodes, absl::Time now) {
+  for (NodeState& state : nodes) {
+    NodeRecord& record = nodes_[KeyOf(state.node)];
+    record.state = std::move(state);
+    record.state.status = NodeStatus::kAlive;
+    record.from_stream = true;
+    record.disconnected_at = now;
+    record.last_contact = now;
+  }
+  ++index_;
+}
+
+absl::StatusOr<StreamId> CatalogStore::Hello(StreamId stream, const Node& node,
+                                             absl::Time now) {
+  if (stream_nodes_.contains(stream)) {
+    return absl::FailedPreconditionError("a second Hello on the same stream");
+  }
+  if (auto s = ValidateNode(node); !s.ok()) return s;
+  NodeKey key = KeyOf(node);
+  NodeRecord& record = nodes_[key];
+  StreamId previous = record.owner;
+  if (previous != 0) stream_nodes_.erase(previous);
+  record.owner = stream;
+  record.from_stream = true;
+  record.last_contact = now;
+  record.disconnected_at = absl::InfiniteFuture();
+  if (record.state.node != node || record.state.status != NodeStatus::kAlive) {
+    record.state.node = node;
+    record.state.status = NodeStatus::kAlive;
+    record.status_since = now;
+    ++index_;
+  }
+  stream_nodes_[stream] = key;
+  return previous;
+}
+
+absl::StatusOr<CatalogStore::NodeRecord*> CatalogStore::Owned(StreamId stream) {
+  auto it = stream_nodes_.find(stream);
+  if (it == stream_nodes_.end()) {
+    return absl::FailedPreconditionError("Sync or Update before Hello");
+  }
+  return &nodes_[it->second];
+}
+
+absl::Status CatalogStore::Sync(StreamId stream, std::vector<Service> services,
+                                std::vector<Check> checks, bool leaving, absl::Time now) {
+  auto record = Owned(stream);
+  if (!record.ok()) return record.status();
+  NodeState next;
+  next.node = (*record)->state.node;
+  next.services = std::move(services);
+  next.checks = std::move(checks);
+  if (auto s = ValidateNodeState(next); !s.ok()) return s;
+  next.status = leaving ? NodeStatus::kLeft : NodeStatus::kAlive;
+  (*record)->last_contact = now;
+  if (leaving) (*record)->status_since = now;
+  if (next != (*record)->state) {
+    (*record)->state = std::move(next);
+    ++index_;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CatalogStore::Update(StreamId stream, const std::vector<Change>& changes,
+                                  absl::Time now) {
+  auto record = Owned(stream);
+  if (!record.ok()) return record.status();
+  NodeState next = (*record)->state;
+  for (size_t i = 0; i < changes.size(); ++i) {
+    if (auto s = Apply(changes[i], next); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("changes[", i, "]: ", s.message()));
+    }
+  }
+  if (auto s = ValidateNodeState(next); !s.ok()) return s;
+  (*record)->last_contact = now;
+  if (next != (*record)->state) {
+    (*record)->state = std::move(next);
+    ++index_;
+  }
+  return absl::OkStatus();
+}
+
+void CatalogStore::StreamEnded(StreamId stream, absl::Time now) {
+  auto it = stream_nodes_.find(stream);
+  if (it == stream_nodes_.end()) return;
+  NodeRecord& record = nodes_[it->second];
+  record.owner = 0;
+  record.disconnected_at = now;
+  stream_nodes_.erase(it);
+}
+
+void CatalogStore::Touch(StreamId stream, absl::Time now) {
+  auto it = stream_nodes_.find(stream);
+  if (it != stream_nodes_.end()) nodes_[it->second].last_contact = now;
+}
+
+bool CatalogStore::Expire(absl::Time now, absl::Duration grace, absl::Duration reap) {
+  bool changed = false;
+  for (auto it = nodes_.begin(); it != nodes_.end();) {
+    NodeRecord& r = it->second;
+    if (r.owner == 0 && r.from_stream) {
+      if (r.state.status == NodeStatus::kAlive && now - r.disconnected_at >= grace) {
+        r.state.status = NodeStatus::kFailed;
+        r.status_since = now;
+        changed = true;
+      } else if (r.state.status != NodeStatus::kAlive && now - r.status_since >= reap) {
+        it = nodes_.erase(it);
+        changed = true;
+        continue;
+      }
+    }
+    ++it;
+  }
+  if (changed) ++index_;
+  return changed;
+}
+
+absl::Time CatalogStore::NextExpiry(absl::Duration grace, absl::Duration reap) const {
+  absl::Time next = absl::InfiniteFuture();
+  for (const auto& [key, r] : nodes_) {
+    if (r.owner != 0 || !r.from_stream) continue;
+    next = std::min(next, r.state.status == NodeStatus::kAlive ? r.disconnected_at + grace
+                                                                : r.status_since + reap);
+  }
+  return next;
+}
+
+Catalog CatalogStore::ToCatalog() const {
+  Catalog catalog;
+  catalog.index = index_;
+  catalog.nodes.reserve(nodes_.size());
+  for (const auto& [key, record] : nodes_) catalog.nodes.push_back(record.state);
+  return catalog;
+}
+
+Catalog CatalogStore::StreamNodes() const {
+  Catalog catalog;
+  catalog.index = index_;
+  for (const auto& [key, record] : nodes_) {
+    if (record.from_stream && record.state.status == NodeStatus::kAlive) {
+      catalog.nodes.push_back(record.state);
+    }
+  }
+  return catalog;
+}
+
+std::vector<Member> CatalogStore::Members() const {
+  std::vector<Member> members;
+  for (const auto& [key, r] : nodes_) {
+    Member m;
+    m.name = r.state.node.name;
+    m.address = r.state.node.address;
+    m.datacenter = key.first;
+    m.status = r.state.status;
+    m.connected = r.owner != 0;
+    m.from_files = r.from_files && !r.from_stream;
+    m.last_contact = r.last_contact;
+    members.push_back(std::move(m));
+  }
+  return members;
+}
+
+}  // namespace svcdns::catalog

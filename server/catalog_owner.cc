@@ -1,0 +1,226 @@
+#include "server/catalog_owner.h"
+
+#include <cstdio>
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "base/log.h"
+#include "catalog/catalog_file.h"
+#include "server/uv_handle.h"
+
+namespace svcdns::server {
+namespace {
+
+uint64_t Millis(absl::Duration d) {
+  return static_cast<uint64_t>(std::max<int64_t>(0, absl::ToInt64Milliseconds(d)));
+}
+
+template <typename T>
+T* NewHandle(CatalogOwner* owner) {
+  T* handle = new T;
+  handle->data = owner;
+  return handle;
+}
+
+}  // namespace
+
+CatalogOwner::CatalogOwner(uv_loop_t* loop, const OwnerOptions& options,
+                           const catalog::SnapshotOptions& snapshot_options,
+                           catalog::SnapshotPublisher* publisher)
+    : loop_(loop),
+      options_(options),
+      snapshot_options_(snapshot_options),
+      publisher_(publisher),
+      store_(snapshot_options.datacenter),
+      wake_(NewHandle<uv_async_t>(this)),
+      queue_([this] {
+        std::lock_guard<std::mutex> lock(wake_mu_);
+        if (wake_ != nullptr) uv_async_send(wake_);
+      }),
+      coalesce_(NewHandle<uv_timer_t>(this)),
+      expiry_(NewHandle<uv_timer_t>(this)),
+      persist_(NewHandle<uv_timer_t>(this)) {
+  uv_async_init(loop_, wake_, [](uv_async_t* a) { static_cast<CatalogOwner*>(a->data)->Drain(); });
+  wake_->data = this;
+  uv_timer_init(loop_, coalesce_);
+  uv_timer_init(loop_, expiry_);
+  uv_timer_init(loop_, persist_);
+}
+
+CatalogOwner::~CatalogOwner() {
+  if (!closing_) Close();
+}
+
+absl::Status CatalogOwner::Restore() {
+  if (options_.data_dir.empty()) return absl::OkStatus();
+  std::error_code ec;
+  std::filesystem::create_directories(options_.data_dir, ec);
+  std::string path = options_.data_dir + "/catalog.json";
+  if (!std::filesystem::exists(path)) return absl::OkStatus();
+  auto loaded = catalog::LoadCatalogFile(path);
+  if (!loaded.ok()) {
+    std::string aside = absl::StrCat(path, ".corrupt-", absl::ToUnixSeconds(absl::Now()));
+    std::filesystem::rename(path, aside, ec);
+    SVCDNS_LOG(kError, "data_file_corrupt", "path=", path, " moved_to=", aside,
+               " error=", Quote(loaded.status().message()));
+    return absl::OkStatus();
+  }
+  size_t nodes = loaded->nodes.size();
+  store_.RestoreNodes(std::move(loaded->nodes), absl::Now());
+  SVCDNS_LOG(kInfo, "data_file_loaded", "path=", path, " nodes=", nodes);
+  ScheduleExpiry();
+  return absl::OkStatus();
+}
+
+absl::Status CatalogOwner::SetFileNodes(std::vector<catalog::NodeState> nodes,
+                                        uint64_t index_floor) {
+  store_.SetFileNodes(std::move(nodes), index_floor);
+  return Publish();
+}
+
+void CatalogOwner::Drain() {
+  std::deque<StreamEvent> events = queue_.TakeAll();
+  for (StreamEvent& event : events) Process(event);
+}
+
+void CatalogOwner::Process(StreamEvent& event) {
+  absl::Time now = absl::Now();
+  if (event.kind == StreamEvent::Kind::kEnded) {
+    if (sinks_.erase(event.stream) > 0) {
+      store_.StreamEnded(event.stream, now);
+      if (!closing_) ScheduleExpiry();
+    }
+    event.sink->Release();
+    return;
+  }
+  if (closing_) return;  // its kEnded follows as the server shuts down
+  switch (event.kind) {
+    case StreamEvent::Kind::kHello: {
+      auto previous = store_.Hello(event.stream, event.node, now);
+      if (!previous.ok()) {
+        event.sink->Fail(previous.status());
+        return;
+      }
+      if (*previous != 0) {
+        auto it = sinks_.find(*previous);
+        if (it != sinks_.end()) {
+          it->second->Fail(absl::AbortedError(absl::StrCat(
+              "node \"", event.node.name, "\" was taken over by another stream")));
+          sinks_.erase(it);
+        }
+      }
+      sinks_[event.stream] = event.sink;
+      SVCDNS_LOG(kInfo, "agent_connected", "node=", event.node.name,
+                 " address=", event.node.address, " stream=", event.stream,
+                 *previous != 0 ? " took_over=true" : "");
+      event.sink->Welcome(options_.server_node, snapshot_options_.datacenter,
+                          published_index_);
+      MarkDirty();
+      break;
+    }
+    case StreamEvent::Kind::kSync:
+    case StreamEvent::Kind::kUpdate: {
+      absl::Status status =
+          event.kind == StreamEvent::Kind::kSync
+              ? store_.Sync(event.stream, std::move(event.services), std::move(event.checks),
+                            event.leaving, now)
+              : store_.Update(event.stream, event.changes, now);
+      if (!status.ok()) {
+        event.sink->Fail(status);
+        return;
+      }
+      pending_acks_.push_back({event.stream, event.sequence});
+      MarkDirty();
+      break;
+    }
+    case StreamEvent::Kind::kEnded:
+      break;
+  }
+  event.sink->ReadNext();
+}
+
+void CatalogOwner::MarkDirty() {
+  if (dirty_) return;
+  dirty_ = true;
+  uv_timer_start(coalesce_, [](uv_timer_t* t) {
+    auto* self = static_cast<CatalogOwner*>(t->data);
+    if (auto s = self->Publish(); !s.ok()) {
+      SVCDNS_LOG(kError, "publish_failed", "error=", Quote(s.message()));
+    }
+  }, Millis(options_.coalesce), 0);
+}
+
+absl::Status CatalogOwner::Publish() {
+  dirty_ = false;
+  uv_timer_stop(coalesce_);
+  if (store_.index() != published_index_) {
+    absl::Time start = absl::Now();
+    catalog::Catalog catalog = store_.ToCatalog();
+    auto snapshot = catalog::BuildSnapshot(catalog, snapshot_options_);
+    if (!snapshot.ok()) return snapshot.status();
+    size_t instances = (*snapshot)->instance_count;
+    publisher_->Publish(*std::move(snapshot));
+    published_index_ = catalog.index;
+    SVCDNS_LOG(kDebug, "snapshot_published", "index=", published_index_,
+               " nodes=", catalog.nodes.size(), " healthy_instances=", instances,
+               " build_ms=", absl::ToDoubleMilliseconds(absl::Now() - start));
+    for (auto& callback : index_callbacks_) callback(published_index_);
+    if (!options_.data_dir.empty() && !closing_) {
+      uv_timer_start(persist_, [](uv_timer_t* t) { static_cast<CatalogOwner*>(t->data)->Persist(); },
+                     Millis(options_.persist_delay), 0);
+    }
+  }
+  // Everything acknowledged now is visible to every DNS worker.
+  for (const PendingAck& ack : pending_acks_) {
+    auto it = sinks_.find(ack.stream);
+    if (it != sinks_.end()) it->second->Ack(ack.sequence, published_index_);
+  }
+  pending_acks_.clear();
+  return absl::OkStatus();
+}
+
+void CatalogOwner::ScheduleExpiry() {
+  absl::Time next = store_.NextExpiry(options_.agent_grace, options_.reap_after);
+  if (next == absl::InfiniteFuture()) {
+    uv_timer_stop(expiry_);
+    return;
+  }
+  uv_timer_start(expiry_, [](uv_timer_t* t) {
+    auto* self = static_cast<CatalogOwner*>(t->data);
+    if (self->store_.Expire(absl::Now(), self->options_.agent_grace, self->options_.reap_after)) {
+      SVCDNS_LOG(kInfo, "nodes_expired", "index=", self->store_.index());
+      self->MarkDirty();
+    }
+    self->ScheduleExpiry();
+  }, Millis(next - absl::Now()) + 1, 0);
+}
+
+void CatalogOwner::Persist() {
+  if (store_.index() == persisted_index_) return;
+  std::string path = options_.data_dir + "/catalog.json";
+  if (auto s = catalog::SaveCatalogFile(store_.StreamNodes(), path); !s.ok()) {
+    SVCDNS_LOG(kError, "persist_failed", "path=", path, " error=", Quote(s.message()));
+    return;
+  }
+  persisted_index_ = store_.index();
+}
+
+void CatalogOwner::Close() {
+  if (closing_) return;
+  closing_ = true;
+  if (dirty_) (void)Publish();  // acknowledge what is applied
+  if (!options_.data_dir.empty()) Persist();
+  // Streams are released as their kEnded events arrive (Drain), when the
+  // ingest server cancels them.
+  {
+    std::lock_guard<std::mutex> lock(wake_mu_);
+    CloseHandle(wake_);
+    wake_ = nullptr;
+  }
+  CloseHandle(coalesce_);
+  CloseHandle(expiry_);
+  CloseHandle(persist_);
+}
+
+}  // namespace svcdns::server

@@ -1,0 +1,97 @@
+// The one thread that owns the mutable catalog (the server's main libuv
+// loop): applies agent stream events and file reloads to the CatalogStore,
+// coalesces changes into snapshot publications, acknowledges each message
+// once what it changed is visible to DNS queries, fails and forgets nodes
+// whose agents went away, and persists stream-owned nodes to --data-dir.
+#ifndef SVCDNS_SERVER_CATALOG_OWNER_H_
+#define SVCDNS_SERVER_CATALOG_OWNER_H_
+
+#include <uv.h>
+
+#include <functional>
+#include <mutex>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "catalog/catalog_store.h"
+#include "catalog/snapshot_builder.h"
+#include "catalog/snapshot_publisher.h"
+#include "server/stream_events.h"
+
+namespace svcdns::server {
+
+struct OwnerOptions {
+  std::string server_node;
+  absl::Duration coalesce = absl::Milliseconds(2);
+  absl::Duration agent_grace = absl::Seconds(30);
+  absl::Duration reap_after = absl::Hours(72);
+  std::string data_dir;  // empty: no persistence
+  absl::Duration persist_delay = absl::Milliseconds(500);
+};
+
+class CatalogOwner {
+ public:
+  CatalogOwner(uv_loop_t* loop, const OwnerOptions& options,
+               const catalog::SnapshotOptions& snapshot_options,
+               catalog::SnapshotPublisher* publisher);
+  ~CatalogOwner();
+
+  // Loads --data-dir (a corrupt file is set aside and reported, never
+  // served). Call before the first SetFileNodes.
+  absl::Status Restore();
+  // Replaces the nodes from files and publishes at once (start, SIGHUP).
+  absl::Status SetFileNodes(std::vector<catalog::NodeState> nodes, uint64_t index_floor);
+  // Where reactors put their events; wakes this loop.
+  StreamEventQueue* queue() { return &queue_; }
+  // Called once the catalog index changes (after publication).
+  void OnIndexChange(std::function<void(uint64_t)> callback) {
+    index_callbacks_.push_back(std::move(callback));
+  }
+  // Publishes what is pending and closes the loop handles. Streams are
+  // released by Drain(), which the caller keeps calling until the ingest
+  // server has shut down (its shutdown ends every stream).
+  void Close();
+  // Processes queued events now (also used while shutting down).
+  void Drain();
+
+  const catalog::CatalogStore& store() const { return store_; }
+  uint64_t published_index() const { return published_index_; }
+
+ private:
+  void Process(StreamEvent& event);
+  void MarkDirty();
+  absl::Status Publish();
+  void ScheduleExpiry();
+  void Persist();
+
+  uv_loop_t* loop_;
+  OwnerOptions options_;
+  catalog::SnapshotOptions snapshot_options_;
+  catalog::SnapshotPublisher* publisher_;
+  catalog::CatalogStore store_;
+  std::mutex wake_mu_;  // guards wake_ against Close()
+  uv_async_t* wake_;
+  StreamEventQueue queue_;
+  uv_timer_t* coalesce_;
+  uv_timer_t* expiry_;
+  uv_timer_t* persist_;
+  bool closing_ = false;
+  bool dirty_ = false;
+  uint64_t published_index_ = 0;
+  uint64_t persisted_index_ = 0;
+  absl::flat_hash_map<catalog::StreamId, StreamSink*> sinks_;
+  struct PendingAck {
+    catalog::StreamId stream;
+    uint64_t sequence;
+  };
+  std::vector<PendingAck> pending_acks_;
+  std::vector<std::function<void(uint64_t)>> index_callbacks_;
+};
+
+}  // namespace svcdns::server
+
+#endif  // SVCDNS_SERVER_CATALOG_OWNER_H_

@@ -1,0 +1,255 @@
+// Agent streams into the real `svcdns serve`, over real loopback sockets with
+// a real gRPC client; the effect is checked through DNS.
+#include <signal.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "gtest/gtest.h"
+#include "tests/testing/agent_stream.h"
+#include "tests/testing/dns_client.h"
+#include "tests/testing/server_process.h"
+
+namespace svcdns::testing {
+namespace {
+
+using v1::HealthStatus;
+
+class IngestTest : public ::testing::Test {
+ protected:
+  void StartServer(std::vector<std::string> args = {}) {
+    auto server = ServerProcess::Start(args);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    ASSERT_NE(server_->ingest_port(), 0);
+  }
+
+  std::vector<std::string> A(const std::string& name) {
+    auto r = Query("127.0.0.1", server_->port(), name, LDNS_RR_TYPE_A);
+    EXPECT_TRUE(r.ok()) << r.status();
+    if (!r.ok()) return {"<no answer>"};
+    if ((*r)->rcode() != LDNS_RCODE_NOERROR) return {};
+    auto v = (*r)->AnswerRdata(LDNS_RR_TYPE_A);
+    std::sort(v.begin(), v.end());
+    return v;
+  }
+
+  // Waits up to `timeout_ms` for A(name) == expected.
+  bool Eventually(const std::string& name, const std::vector<std::string>& expected,
+                  int timeout_ms) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (A(name) == expected) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return A(name) == expected;
+  }
+
+  std::unique_ptr<AgentStream> Connect(const std::string& token = "") {
+    return std::make_unique<AgentStream>(server_->ingest_port(), grpc::InsecureChannelCredentials(),
+                                         token);
+  }
+
+  std::unique_ptr<ServerProcess> server_;
+};
+
+TEST_F(IngestTest, AckComesOnlyOnceTheChangeIsVisible) {
+  StartServer();
+  auto agent = Connect();
+  ASSERT_TRUE(agent->Send(HelloMessage(1, "agent1", "10.9.0.1")));
+  auto welcome = agent->Read();
+  ASSERT_TRUE(welcome && welcome->has_welcome());
+  EXPECT_EQ(welcome->welcome().datacenter(), "dc1");
+  EXPECT_TRUE(A("api.service.consul").empty());
+  for (uint64_t seq = 2; seq < 12; ++seq) {
+    uint32_t port = 7000 + static_cast<uint32_t>(seq);
+    ASSERT_TRUE(agent->Send(SyncMessage(seq, {ServiceProto("api", "api", port)})));
+    auto ack = agent->Read();
+    ASSERT_TRUE(ack && ack->has_ack());
+    EXPECT_EQ(ack->ack().sequence(), seq);
+    // No waiting: what is acknowledged is already answered.
+    auto srv = Query("127.0.0.1", server_->port(), "api.service.consul", LDNS_RR_TYPE_SRV);
+    ASSERT_TRUE(srv.ok());
+    EXPECT_EQ((*srv)->AnswerRdata(LDNS_RR_TYPE_SRV),
+              (std::vector<std::string>{"1 1 " + std::to_string(port) + " agent1.node.dc1.consul."}));
+  }
+}
+
+TEST_F(IngestTest, UpdatesDeletesAndChecks) {
+  StartServer();
+  auto agent = Connect();
+  ASSERT_TRUE(agent->Register("agent1", "10.9.0.1", {ServiceProto("api", "api", 80)},
+                              {CheckProto("api-check", "api", v1::HEALTH_STATUS_PASSING)}));
+  EXPECT_EQ(A("api.service.consul"), (std::vector<std::string>{"10.9.0.1"}));
+  // Add a second service with its own address.
+  ASSERT_TRUE(agent->Send(UpdateMessage(3, {UpsertService(ServiceProto("db1", "db", 5432, {}, "10.9.9.9"))})));
+  ASSERT_TRUE(agent->Read()->has_ack());
+  EXPECT_EQ(A("db.service.consul"), (std::vector<std::string>{"10.9.9.9"}));
+  // A critical check takes the instance out.
+  ASSERT_TRUE(agent->Send(UpdateMessage(4, {CheckStatusChange("api-check", v1::HEALTH_STATUS_CRITICAL)})));
+  ASSERT_TRUE(agent->Read()->has_ack());
+  EXPECT_TRUE(A("api.service.consul").empty());
+  ASSERT_TRUE(agent->Send(UpdateMessage(5, {CheckStatusChange("api-check", v1::HEALTH_STATUS_WARNING)})));
+  ASSERT_TRUE(agent->Read()->has_ack());
+  EXPECT_EQ(A("api.service.consul"), (std::vector<std::string>{"10.9.0.1"}));
+  // Delete; deleting something absent is fine.
+  ASSERT_TRUE(agent->Send(UpdateMessage(6, {DeleteServiceChange("db1"), DeleteServiceChange("nope")})));
+  ASSERT_TRUE(agent->Read()->has_ack());
+  EXPECT_TRUE(A("db.service.consul").empty());
+  EXPECT_TRUE(agent->Finish().ok());
+}
+
+TEST_F(IngestTest, AnUpdateWithOneBadChangeAppliesNone) {
+  StartServer();
+  auto agent = Connect();
+  ASSERT_TRUE(agent->Register("agent1", "10.9.0.1", {ServiceProto("api", "api", 80)}));
+  auto other = Connect();
+  ASSERT_TRUE(other->Register("agent2", "10.9.0.2", {ServiceProto("api2", "api", 80)}));
+  ASSERT_TRUE(agent->Send(UpdateMessage(3, {UpsertService(ServiceProto("new", "fresh", 1)),
+                                            DeleteServiceChange("api"),
+                                            CheckStatusChange("no-such-check", v1::HEALTH_STATUS_PASSING)})));
+  EXPECT_FALSE(agent->Read().has_value());
+  grpc::Status status = agent->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(status.error_message().find("no-such-check"), std::string::npos) << status.error_message();
+  EXPECT_TRUE(A("fresh.service.consul").empty());
+  EXPECT_EQ(A("api.service.consul"), (std::vector<std::string>{"10.9.0.1", "10.9.0.2"}));
+  // The other stream goes on.
+  ASSERT_TRUE(other->Send(UpdateMessage(3, {UpsertService(ServiceProto("b", "b", 1))})));
+  ASSERT_TRUE(other->Read()->has_ack());
+  EXPECT_EQ(A("b.service.consul"), (std::vector<std::string>{"10.9.0.2"}));
+}
+
+struct BadCase {
+  std::string name;
+  std::vector<v1::AgentMessage> messages;  // the last one is the bad one
+  grpc::StatusCode code;
+};
+
+TEST_F(IngestTest, EveryBadInputEndsOnlyItsStreamAndChangesNothing) {
+  StartServer({"--max-message-bytes", "20000"});
+  auto witness = Connect();
+  ASSERT_TRUE(witness->Register("witness", "10.9.0.9", {ServiceProto("w", "w", 1)}));
+  v1::Service big = ServiceProto("big", "big", 1);
+  for (int i = 0; i < 2000; ++i) big.add_tags("tag-number-" + std::to_string(i));
+  v1::AgentMessage hello = HelloMessage(1, "bad", "10.9.1.1");
+  auto sync = [](std::vector<v1::Service> s, std::vector<v1::Check> c = {}) {
+    return SyncMessage(2, s, c);
+  };
+  std::vector<BadCase> cases = {
+      {"sync before hello", {sync({ServiceProto("x", "x", 1)})}, grpc::StatusCode::FAILED_PRECONDITION},
+      {"second hello", {hello, hello}, grpc::StatusCode::FAILED_PRECONDITION},
+      {"update before hello", {UpdateMessage(1, {})}, grpc::StatusCode::FAILED_PRECONDITION},
+      {"node name not a label", {HelloMessage(1, "bad.name", "10.9.1.1")}, grpc::StatusCode::INVALID_ARGUMENT},
+      {"bad node address", {HelloMessage(1, "bad", "10.9.1")}, grpc::StatusCode::INVALID_ARGUMENT},
+      {"service without name", {hello, sync({ServiceProto("x", "", 1)})}, grpc::StatusCode::INVALID_ARGUMENT},
+      {"port over 65535", {hello, sync({ServiceProto("x", "x", 70000)})}, grpc::StatusCode::INVALID_ARGUMENT},
+      {"bad service address", {hello, sync({ServiceProto("x", "x", 1, {}, "not-an-ip")})}, grpc::StatusCode::INVALID_ARGUMENT},
+      {"unspecified status", {hello, sync({ServiceProto("x", "x", 1)}, {CheckProto("c", "x", v1::HEALTH_STATUS_UNSPECIFIED)})}, grpc::StatusCode::INVALID_ARGUMENT},
+      {"check for unknown service", {hello, sync({ServiceProto("x", "x", 1)}, {CheckProto("c", "y", v1::HEALTH_STATUS_PASSING)})}, grpc::StatusCode::INVALID_ARGUMENT},
+      {"empty message", {hello, v1::AgentMessage()}, grpc::StatusCode::INVALID_ARGUMENT},
+      {"oversized message", {hello, sync({big})}, grpc::StatusCode::RESOURCE_EXHAUSTED},
+  };
+  for (const BadCase& c : cases) {
+    auto agent = Connect();
+    for (const auto& m : c.messages) agent->Send(m);
+    while (agent->Read().has_value()) {
+    }
+    grpc::Status status = agent->Finish();
+    EXPECT_EQ(status.error_code(), c.code) << c.name << ": " << status.error_message();
+    EXPECT_FALSE(status.error_message().empty()) << c.name;
+    EXPECT_TRUE(A("x.service.consul").empty()) << c.name;
+    EXPECT_EQ(A("w.service.consul"), (std::vector<std::string>{"10.9.0.9"})) << c.name;
+  }
+  // The witness stream is untouched.
+  ASSERT_TRUE(witness->Send(UpdateMessage(3, {UpsertService(ServiceProto("w2", "w", 2))})));
+  ASSERT_TRUE(witness->Read()->has_ack());
+}
+
+TEST_F(IngestTest, ASecondStreamTakesTheNodeOver) {
+  StartServer();
+  auto first = Connect();
+  ASSERT_TRUE(first->Register("agent1", "10.9.0.1", {ServiceProto("api", "api", 80)}));
+  auto second = Connect();
+  ASSERT_TRUE(second->Register("agent1", "10.9.0.7", {ServiceProto("api", "api", 80)}));
+  EXPECT_FALSE(first->Read().has_value());
+  EXPECT_EQ(first->Finish().error_code(), grpc::StatusCode::ABORTED);
+  EXPECT_EQ(A("api.service.consul"), (std::vector<std::string>{"10.9.0.7"}));
+}
+
+TEST_F(IngestTest, TokenIsRequired) {
+  TempDir dir;
+  std::string token_file = dir.Write("token", "s3cret\n");
+  StartServer({"--ingest-token-file", token_file});
+  for (const std::string& token : {std::string(), std::string("wrong")}) {
+    auto agent = Connect(token);
+    agent->Send(HelloMessage(1, "intruder", "10.9.0.66"));
+    EXPECT_FALSE(agent->Read().has_value());
+    EXPECT_EQ(agent->Finish().error_code(), grpc::StatusCode::UNAUTHENTICATED) << token;
+  }
+  auto agent = Connect("s3cret");
+  ASSERT_TRUE(agent->Register("agent1", "10.9.0.1", {ServiceProto("api", "api", 80)}));
+  EXPECT_TRUE(A("intruder.node.consul").empty());
+}
+
+TEST_F(IngestTest, GoneAgentIsServedForItsGraceThenFailedThenBackOnReconnect) {
+  StartServer({"--agent-grace", "1s"});
+  {
+    auto agent = Connect();
+    ASSERT_TRUE(agent->Register("agent1", "10.9.0.1", {ServiceProto("api", "api", 80)}));
+    agent->Cancel();
+  }
+  EXPECT_EQ(A("api.service.consul"), (std::vector<std::string>{"10.9.0.1"}));  // within grace
+  EXPECT_TRUE(Eventually("api.service.consul", {}, 5000));                     // failed
+  auto agent = Connect();
+  ASSERT_TRUE(agent->Register("agent1", "10.9.0.1", {ServiceProto("api", "api", 80)}));
+  EXPECT_EQ(A("api.service.consul"), (std::vector<std::string>{"10.9.0.1"}));
+}
+
+TEST_F(IngestTest, LeavingAgentIsRemovedAtOnce) {
+  StartServer({"--agent-grace", "1h"});
+  auto agent = Connect();
+  ASSERT_TRUE(agent->Register("agent1", "10.9.0.1", {ServiceProto("api", "api", 80)}));
+  v1::AgentMessage leave = SyncMessage(3, {});
+  leave.mutable_sync()->set_leaving(true);
+  ASSERT_TRUE(agent->Send(leave));
+  ASSERT_TRUE(agent->Read()->has_ack());
+  EXPECT_TRUE(A("api.service.consul").empty());
+  EXPECT_TRUE(agent->Finish().ok());
+}
+
+TEST_F(IngestTest, PersistedCatalogIsServedAfterRestartBeforeAgentsReconnect) {
+  TempDir dir;
+  StartServer({"--data-dir", dir.path()});
+  {
+    auto agent = Connect();
+    ASSERT_TRUE(agent->Register("agent1", "10.9.0.1", {ServiceProto("api", "api", 80)}));
+  }
+  server_->Stop();
+  ASSERT_TRUE(std::filesystem::exists(dir.path() + "/catalog.json"));
+  StartServer({"--data-dir", dir.path()});
+  EXPECT_EQ(A("api.service.consul"), (std::vector<std::string>{"10.9.0.1"}));
+  server_->Stop();
+
+  // A truncated file is set aside, reported, and not served.
+  std::string path = dir.path() + "/catalog.json";
+  std::string contents;
+  {
+    std::ifstream in(path);
+    contents.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  std::ofstream(path, std::ios::trunc) << contents.substr(0, contents.size() / 2);
+  StartServer({"--data-dir", dir.path()});
+  EXPECT_TRUE(A("api.service.consul").empty());
+  EXPECT_NE(server_->Log().find("data_file_corrupt"), std::string::npos) << server_->Log();
+  bool set_aside = false;
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
+    if (entry.path().filename().string().starts_with("catalog.json.corrupt-")) set_aside = true;
+  }
+  EXPECT_TRUE(set_aside);
+}
+
+}  // namespace
+}  // namespace svcdns::testing
