@@ -15,23 +15,37 @@ namespace svcdns::bench {
 
 inline std::atomic<uint64_t> g_allocations{0};
 inline std::atomic<int64_t> g_live_bytes{0};
+// Byte tracking costs a malloc_usable_size per malloc and free (several
+// percent of an allocation-heavy build), so it is on only when asked for.
+inline std::atomic<bool> g_track_bytes{false};
+
+// While alive, LiveHeapBytes() follows allocations and frees. Blocks
+// allocated outside a tracker and freed inside it count negative.
+class TrackHeapBytes {
+ public:
+  TrackHeapBytes() { g_track_bytes.store(true, std::memory_order_relaxed); }
+  ~TrackHeapBytes() { g_track_bytes.store(false, std::memory_order_relaxed); }
+  TrackHeapBytes(const TrackHeapBytes&) = delete;
+  TrackHeapBytes& operator=(const TrackHeapBytes&) = delete;
+};
 
 // Every malloc, calloc, realloc and aligned allocation so far.
 inline uint64_t AllocationCount() { return g_allocations.load(std::memory_order_relaxed); }
-// Usable bytes of the blocks allocated and not yet freed.
+// Usable bytes allocated minus freed while a TrackHeapBytes was alive.
 inline int64_t LiveHeapBytes() { return g_live_bytes.load(std::memory_order_relaxed); }
 
 inline void* Counted(void* p) {
   if (p != nullptr) {
     g_allocations.fetch_add(1, std::memory_order_relaxed);
-    g_live_bytes.fetch_add(static_cast<int64_t>(malloc_usable_size(p)),
+    if (g_track_bytes.load(std::memory_order_relaxed))
+      g_live_bytes.fetch_add(static_cast<int64_t>(malloc_usable_size(p)),
                            std::memory_order_relaxed);
   }
   return p;
 }
 
 inline void Released(void* p) {
-  if (p != nullptr) {
+  if (p != nullptr && g_track_bytes.load(std::memory_order_relaxed)) {
     g_live_bytes.fetch_sub(static_cast<int64_t>(malloc_usable_size(p)),
                            std::memory_order_relaxed);
   }
@@ -53,7 +67,8 @@ void* realloc(void* p, size_t size) {
   void* q = __libc_realloc(p, size);
   if (q == nullptr && size != 0 && p != nullptr) {
     // Failed: the old block is still there.
-    svcdns::bench::g_live_bytes.fetch_add(static_cast<int64_t>(malloc_usable_size(p)),
+    if (svcdns::bench::g_track_bytes.load(std::memory_order_relaxed))
+      svcdns::bench::g_live_bytes.fetch_add(static_cast<int64_t>(malloc_usable_size(p)),
                                           std::memory_order_relaxed);
     return nullptr;
   }

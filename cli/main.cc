@@ -150,6 +150,9 @@ int main(int argc, char** argv) {
       ->check(duration)->capture_default_str();
   serve_cmd->add_option("--reap-after", reap, "Forget failed nodes after this")
       ->check(duration)->capture_default_str();
+  serve_cmd->add_option("--http-addr", serve.http_addr,
+                        "HOST:PORT of the read-only Consul-shaped HTTP API; empty: off")
+      ->capture_default_str();
   serve_cmd->add_option("--data-dir", serve.owner.data_dir,
                         "Persist the agents' catalog here and load it at start");
 

@@ -165,7 +165,7 @@ absl::Status CatalogOwner::Publish() {
     SVCDNS_LOG(kDebug, "snapshot_published", "index=", published_index_,
                " nodes=", catalog.nodes.size(), " healthy_instances=", instances,
                " build_ms=", absl::ToDoubleMilliseconds(absl::Now() - start));
-    for (auto& callback : index_callbacks_) callback(published_index_);
+    for (auto& callback : index_callbacks_) callback(catalog);
     if (!options_.data_dir.empty() && !closing_) {
       uv_timer_start(persist_, [](uv_timer_t* t) { static_cast<CatalogOwner*>(t->data)->Persist(); },
                      Millis(options_.persist_delay), 0);

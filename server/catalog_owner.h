@@ -47,8 +47,8 @@ class CatalogOwner {
   absl::Status SetFileNodes(std::vector<catalog::NodeState> nodes, uint64_t index_floor);
   // Where reactors put their events; wakes this loop.
   StreamEventQueue* queue() { return &queue_; }
-  // Called once the catalog index changes (after publication).
-  void OnIndexChange(std::function<void(uint64_t)> callback) {
+  // Called after each publication with the catalog just published.
+  void OnPublish(std::function<void(const catalog::Catalog&)> callback) {
     index_callbacks_.push_back(std::move(callback));
   }
   // Publishes what is pending and closes the loop handles. Streams are
@@ -89,7 +89,7 @@ class CatalogOwner {
     uint64_t sequence;
   };
   std::vector<PendingAck> pending_acks_;
-  std::vector<std::function<void(uint64_t)>> index_callbacks_;
+  std::vector<std::function<void(const catalog::Catalog&)>> index_callbacks_;
 };
 
 }  // namespace svcdns::server

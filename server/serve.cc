@@ -15,6 +15,8 @@
 #include "catalog/catalog_file.h"
 #include "catalog/validation.h"
 #include "server/dns_server.h"
+#include "server/http_api.h"
+#include "server/uv_handle.h"
 
 namespace svcdns::server {
 
@@ -60,7 +62,9 @@ namespace {
 struct ServeLoop {
   ServeOptions* options;
   CatalogOwner* owner;
+  HttpApi* http;
   uv_signal_t hup, term, intr;
+  uv_timer_t* http_waits = nullptr;
 };
 
 // Loads the file sources and publishes them. On failure the published
@@ -95,7 +99,18 @@ absl::Status RunServe(ServeOptions options) {
   uv_loop_t* uv = uv_default_loop();
   catalog::SnapshotPublisher publisher;
   CatalogOwner owner(uv, options.owner, options.snapshot, &publisher);
-  ServeLoop loop{&options, &owner};
+  HttpApi http;
+  ServeLoop loop{&options, &owner, &http};
+  owner.OnPublish([&](const catalog::Catalog& catalog) {
+    auto view = std::make_shared<CatalogView>();
+    view->index = catalog.index;
+    view->local_datacenter = options.snapshot.datacenter;
+    view->node = options.node;
+    view->advertise = options.snapshot.advertise;
+    view->catalog = catalog;
+    view->members = owner.store().Members();
+    http.Publish(std::move(view));
+  });
   if (auto status = owner.Restore(); !status.ok()) return status;
   if (auto status = Reload(loop); !status.ok()) return status;
 
@@ -107,12 +122,23 @@ absl::Status RunServe(ServeOptions options) {
   if (!options.ingest.address.empty()) {
     if (auto status = ingest.Start(options.ingest, owner.queue()); !status.ok()) return status;
   }
+  if (!options.http_addr.empty()) {
+    if (auto status = http.Start(options.http_addr); !status.ok()) return status;
+    loop.http_waits = new uv_timer_t;
+    loop.http_waits->data = &http;
+    uv_timer_init(uv, loop.http_waits);
+    uv_timer_start(loop.http_waits, [](uv_timer_t* t) {
+      static_cast<HttpApi*>(t->data)->ExpireWaits();
+    }, 100, 100);
+  }
   std::vector<std::string> bound;
   for (const ListenAddress& a : server.addresses()) bound.push_back(a.ToString());
   SVCDNS_LOG(kInfo, "listening", "dns=", absl::StrJoin(bound, ","),
              " ingest=", options.ingest.address.empty() ? "off" : absl::StrCat(
                  options.ingest.address.substr(0, options.ingest.address.rfind(':')), ":",
                  ingest.port()),
+             " http=", options.http_addr.empty() ? "off" : absl::StrCat(
+                 options.http_addr.substr(0, options.http_addr.rfind(':')), ":", http.port()),
              " workers=", options.workers, " domain=", options.snapshot.domain,
              " datacenter=", options.snapshot.datacenter, " node=", options.node);
 
@@ -135,6 +161,7 @@ absl::Status RunServe(ServeOptions options) {
     uv_close(reinterpret_cast<uv_handle_t*>(&loop.term), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&loop.intr), nullptr);
     loop.owner->Close();
+    CloseHandle(loop.http_waits);
   };
   uv_signal_start(&loop.term, stop, SIGTERM);
   uv_signal_start(&loop.intr, stop, SIGINT);
@@ -153,6 +180,7 @@ absl::Status RunServe(ServeOptions options) {
   }
   shutdown.join();
   owner.Drain();
+  http.Stop();
   server.Stop();
   uv_run(uv, UV_RUN_NOWAIT);  // close callbacks
   uv_loop_close(uv);

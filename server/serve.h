@@ -25,6 +25,7 @@ struct ServeOptions {
   catalog::SnapshotOptions snapshot;
   WorkerOptions worker;
   IngestOptions ingest;  // address empty: no agent streams
+  std::string http_addr = "127.0.0.1:8500";  // empty: no HTTP API
   OwnerOptions owner;
 };
 

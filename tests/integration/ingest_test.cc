@@ -85,18 +85,18 @@ TEST_F(IngestTest, UpdatesDeletesAndChecks) {
   EXPECT_EQ(A("api.service.consul"), (std::vector<std::string>{"10.9.0.1"}));
   // Add a second service with its own address.
   ASSERT_TRUE(agent->Send(UpdateMessage(3, {UpsertService(ServiceProto("db1", "db", 5432, {}, "10.9.9.9"))})));
-  ASSERT_TRUE(agent->Read()->has_ack());
+  ASSERT_TRUE(IsAck(agent->Read()));
   EXPECT_EQ(A("db.service.consul"), (std::vector<std::string>{"10.9.9.9"}));
   // A critical check takes the instance out.
   ASSERT_TRUE(agent->Send(UpdateMessage(4, {CheckStatusChange("api-check", v1::HEALTH_STATUS_CRITICAL)})));
-  ASSERT_TRUE(agent->Read()->has_ack());
+  ASSERT_TRUE(IsAck(agent->Read()));
   EXPECT_TRUE(A("api.service.consul").empty());
   ASSERT_TRUE(agent->Send(UpdateMessage(5, {CheckStatusChange("api-check", v1::HEALTH_STATUS_WARNING)})));
-  ASSERT_TRUE(agent->Read()->has_ack());
+  ASSERT_TRUE(IsAck(agent->Read()));
   EXPECT_EQ(A("api.service.consul"), (std::vector<std::string>{"10.9.0.1"}));
   // Delete; deleting something absent is fine.
   ASSERT_TRUE(agent->Send(UpdateMessage(6, {DeleteServiceChange("db1"), DeleteServiceChange("nope")})));
-  ASSERT_TRUE(agent->Read()->has_ack());
+  ASSERT_TRUE(IsAck(agent->Read()));
   EXPECT_TRUE(A("db.service.consul").empty());
   EXPECT_TRUE(agent->Finish().ok());
 }
@@ -118,7 +118,7 @@ TEST_F(IngestTest, AnUpdateWithOneBadChangeAppliesNone) {
   EXPECT_EQ(A("api.service.consul"), (std::vector<std::string>{"10.9.0.1", "10.9.0.2"}));
   // The other stream goes on.
   ASSERT_TRUE(other->Send(UpdateMessage(3, {UpsertService(ServiceProto("b", "b", 1))})));
-  ASSERT_TRUE(other->Read()->has_ack());
+  ASSERT_TRUE(IsAck(other->Read()));
   EXPECT_EQ(A("b.service.consul"), (std::vector<std::string>{"10.9.0.2"}));
 }
 
@@ -165,7 +165,7 @@ TEST_F(IngestTest, EveryBadInputEndsOnlyItsStreamAndChangesNothing) {
   }
   // The witness stream is untouched.
   ASSERT_TRUE(witness->Send(UpdateMessage(3, {UpsertService(ServiceProto("w2", "w", 2))})));
-  ASSERT_TRUE(witness->Read()->has_ack());
+  ASSERT_TRUE(IsAck(witness->Read()));
 }
 
 TEST_F(IngestTest, ASecondStreamTakesTheNodeOver) {
@@ -215,7 +215,7 @@ TEST_F(IngestTest, LeavingAgentIsRemovedAtOnce) {
   v1::AgentMessage leave = SyncMessage(3, {});
   leave.mutable_sync()->set_leaving(true);
   ASSERT_TRUE(agent->Send(leave));
-  ASSERT_TRUE(agent->Read()->has_ack());
+  ASSERT_TRUE(IsAck(agent->Read()));
   EXPECT_TRUE(A("api.service.consul").empty());
   EXPECT_TRUE(agent->Finish().ok());
 }

@@ -92,12 +92,12 @@ TEST(ReloadTest, SighupUnderLoad) {
   auto wait_published = [&](int count) {
     return server->WaitForLog("event=snapshot_published", count, 3000);
   };
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
   // A new definition, two reloads.
   dir.Write("api.json", kApi);
   server->Signal(SIGHUP);
   EXPECT_TRUE(wait_published(2)) << server->Log();
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
   {
     auto api = QueryMt(port, "api.service.consul", LDNS_RR_TYPE_SRV);
     ASSERT_TRUE(api.ok()) << api.status();
@@ -107,7 +107,7 @@ TEST(ReloadTest, SighupUnderLoad) {
   server->Signal(SIGHUP);
   EXPECT_TRUE(wait_published(3)) << server->Log();
   uint64_t serial_after_good = Serial(port);
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
 
   // A broken file: the reload fails, the old catalog stays.
   dir.Write("broken.json", kBroken);
@@ -124,14 +124,14 @@ TEST(ReloadTest, SighupUnderLoad) {
     ASSERT_TRUE(broken.ok()) << broken.status();
     EXPECT_EQ((*broken)->rcode(), LDNS_RCODE_NXDOMAIN);
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
 
   // Fixed again: reloads work again.
   std::filesystem::remove(dir.path() + "/broken.json");
   std::filesystem::remove(dir.path() + "/api.json");
   server->Signal(SIGHUP);
   EXPECT_TRUE(wait_published(4)) << server->Log();
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
 
   stop = true;
   querier.join();

@@ -45,6 +45,11 @@ class AgentStream {
   uint64_t sequence_ = 0;
 };
 
+// True if `message` is an Ack (false for nullopt: the stream ended).
+inline bool IsAck(const std::optional<v1::ServerMessage>& message) {
+  return message.has_value() && message->has_ack();
+}
+
 v1::AgentMessage HelloMessage(uint64_t sequence, const std::string& node,
                               const std::string& address, const std::string& datacenter = "");
 v1::AgentMessage SyncMessage(uint64_t sequence, const std::vector<v1::Service>& services,

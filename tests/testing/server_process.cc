@@ -85,7 +85,7 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
   p->dir_ = std::make_unique<TempDir>();
   p->log_path_ = p->dir_->path() + "/svcdns.log";
   std::vector<std::string> full = {"serve", "--dns-addr", "127.0.0.1:0", "--workers", "2",
-                                   "--ingest-addr", "127.0.0.1:0"};
+                                   "--ingest-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"};
   full.insert(full.end(), args.begin(), args.end());
   p->pid_ = Spawn(full, p->log_path_);
   if (p->pid_ < 0) return absl::InternalError("cannot spawn " SVCDNS_BINARY);
@@ -105,6 +105,14 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
           end = log.find_first_not_of("0123456789", ingest);
           if (absl::SimpleAtoi(log.substr(ingest, end - ingest), &port)) {
             p->ingest_port_ = static_cast<uint16_t>(port);
+          }
+        }
+        size_t http = log.find(" http=127.0.0.1:", at);
+        if (http != std::string::npos) {
+          http += std::string(" http=127.0.0.1:").size();
+          end = log.find_first_not_of("0123456789", http);
+          if (absl::SimpleAtoi(log.substr(http, end - http), &port)) {
+            p->http_port_ = static_cast<uint16_t>(port);
           }
         }
         return p;

@@ -47,6 +47,7 @@ class ServerProcess {
   pid_t pid() const { return pid_; }
   uint16_t port() const { return port_; }
   uint16_t ingest_port() const { return ingest_port_; }  // agent streams (gRPC)
+  uint16_t http_port() const { return http_port_; }      // the HTTP API
   void Signal(int signum) const;
   std::string Log() const;  // everything it wrote to stderr so far
   // Waits until the log contains `text` `count` times; false on timeout.
@@ -59,6 +60,7 @@ class ServerProcess {
   pid_t pid_ = -1;
   uint16_t port_ = 0;
   uint16_t ingest_port_ = 0;
+  uint16_t http_port_ = 0;
   std::string log_path_;
   std::unique_ptr<TempDir> dir_;
 };

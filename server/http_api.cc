@@ -1,0 +1,192 @@
+#include "server/http_api.h"
+
+#include <microhttpd.h>
+
+#include <cstring>
+#include <mutex>
+#include <random>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "agent/duration.h"
+#include "base/log.h"
+#include "server/listen_address.h"
+
+namespace svcdns::server {
+namespace {
+
+constexpr absl::Duration kDefaultWait = absl::Minutes(5);
+constexpr absl::Duration kMaxWait = absl::Minutes(10);
+
+// One request's state across suspension.
+struct Request {
+  bool parked = false;
+  uint64_t index = 0;  // answer once the view's index passes this
+  absl::Time deadline;
+};
+
+// A query argument; `present` is also true for a bare "?passing".
+std::string Arg(MHD_Connection* c, const char* key, bool* present = nullptr) {
+  const char* v = nullptr;
+  size_t size = 0;
+  bool found = MHD_lookup_connection_value_n(c, MHD_GET_ARGUMENT_KIND, key, strlen(key), &v,
+                                             &size) == MHD_YES;
+  if (present != nullptr) *present = found;
+  return v ? std::string(v, size) : "";
+}
+
+MHD_Result Reply(MHD_Connection* c, unsigned status, const std::string& body, uint64_t index,
+                 const char* type = "application/json") {
+  MHD_Response* r = MHD_create_response_from_buffer(body.size(), const_cast<char*>(body.data()),
+                                                    MHD_RESPMEM_MUST_COPY);
+  MHD_add_response_header(r, "Content-Type", type);
+  MHD_add_response_header(r, "X-Consul-Index", absl::StrCat(index).c_str());
+  MHD_add_response_header(r, "X-Consul-KnownLeader", "true");
+  MHD_add_response_header(r, "X-Consul-LastContact", "0");
+  MHD_Result result = MHD_queue_response(c, status, r);
+  MHD_destroy_response(r);
+  return result;
+}
+
+}  // namespace
+
+struct HttpApi::Impl {
+  MHD_Daemon* daemon = nullptr;
+  int port = 0;
+  std::mutex mu;
+  std::shared_ptr<const CatalogView> view;
+  std::vector<std::pair<MHD_Connection*, Request*>> parked;
+  std::mt19937 rng{std::random_device{}()};
+
+  std::shared_ptr<const CatalogView> View() {
+    std::lock_guard<std::mutex> lock(mu);
+    return view;
+  }
+
+  MHD_Result Handle(MHD_Connection* c, const char* url, const char* method, void** state) {
+    if (std::string(method) != "GET" && std::string(method) != "HEAD") {
+      return Reply(c, 405, "method not allowed\n", 0, "text/plain");
+    }
+    auto* request = static_cast<Request*>(*state);
+    if (request == nullptr) {
+      request = new Request;
+      *state = request;
+      bool blocking;
+      std::string index_arg = Arg(c, "index", &blocking);
+      if (blocking && !absl::SimpleAtoi(index_arg, &request->index)) {
+        return Reply(c, 400, "index: not a number\n", 0, "text/plain");
+      }
+      absl::Duration wait = kDefaultWait;
+      bool has_wait;
+      std::string wait_arg = Arg(c, "wait", &has_wait);
+      if (has_wait) {
+        auto parsed = agent::ParseDuration(wait_arg);
+        if (!parsed.ok()) return Reply(c, 400, "wait: not a duration like 30s\n", 0, "text/plain");
+        wait = std::min(*parsed, kMaxWait);
+      }
+      // Consul adds up to wait/16 of jitter so that watchers spread out.
+      std::uniform_int_distribution<int64_t> jitter(0, absl::ToInt64Milliseconds(wait) / 16);
+      request->deadline = absl::Now() + wait + absl::Milliseconds(jitter(rng));
+      std::lock_guard<std::mutex> lock(mu);
+      if (blocking && request->index > 0 && view->index <= request->index) {
+        request->parked = true;
+        parked.emplace_back(c, request);
+        MHD_suspend_connection(c);
+        return MHD_YES;
+      }
+    }
+    auto current = View();
+    ViewQuery query;
+    query.datacenter = Arg(c, "dc");
+    query.tag = Arg(c, "tag");
+    Arg(c, "passing", &query.passing);
+    auto body = RenderPath(*current, url, query);
+    if (!body) return Reply(c, 404, absl::StrCat("no such path: ", url, "\n"), current->index, "text/plain");
+    bool pretty;
+    Arg(c, "pretty", &pretty);
+    return Reply(c, 200, body->dump(pretty ? 2 : -1) + "\n", current->index);
+  }
+};
+
+HttpApi::HttpApi() : impl_(std::make_unique<Impl>()) {
+  impl_->view = std::make_shared<CatalogView>();
+}
+
+HttpApi::~HttpApi() { Stop(); }
+
+absl::Status HttpApi::Start(const std::string& address) {
+  auto listen = ParseListenAddress(address);
+  if (!listen.ok()) return listen.status();
+  auto handler = [](void* cls, MHD_Connection* c, const char* url, const char* method,
+                    const char*, const char*, size_t* upload_size, void** state) -> MHD_Result {
+    if (*upload_size != 0) {  // no bodies here: discard them
+      *upload_size = 0;
+      return MHD_YES;
+    }
+    return static_cast<Impl*>(cls)->Handle(c, url, method, state);
+  };
+  auto completed = [](void*, MHD_Connection*, void** state, MHD_RequestTerminationCode) {
+    delete static_cast<Request*>(*state);
+    *state = nullptr;
+  };
+  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_ALLOW_SUSPEND_RESUME |
+                   MHD_USE_ERROR_LOG;
+  if (listen->family() == AF_INET6) flags |= MHD_USE_IPv6;
+  impl_->daemon = MHD_start_daemon(
+      flags, 0, nullptr, nullptr, handler, impl_.get(),
+      MHD_OPTION_SOCK_ADDR, reinterpret_cast<const sockaddr*>(&listen->storage),
+      MHD_OPTION_NOTIFY_COMPLETED,
+      static_cast<MHD_RequestCompletedCallback>(completed), nullptr,
+      MHD_OPTION_CONNECTION_LIMIT, 4096u,
+      MHD_OPTION_CONNECTION_TIMEOUT, 900u,  // longer than the longest wait
+      MHD_OPTION_END);
+  if (impl_->daemon == nullptr) {
+    return absl::UnavailableError(absl::StrCat("cannot listen for HTTP on ", address));
+  }
+  const MHD_DaemonInfo* info = MHD_get_daemon_info(impl_->daemon, MHD_DAEMON_INFO_BIND_PORT);
+  impl_->port = info ? info->port : listen->port();
+  return absl::OkStatus();
+}
+
+void HttpApi::Stop() {
+  if (impl_->daemon == nullptr) return;
+  {
+    // Resume everything parked, so the daemon can close it.
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    for (auto& [c, r] : impl_->parked) {
+      r->parked = false;
+      MHD_resume_connection(c);
+    }
+    impl_->parked.clear();
+  }
+  MHD_stop_daemon(impl_->daemon);
+  impl_->daemon = nullptr;
+}
+
+int HttpApi::port() const { return impl_->port; }
+
+void HttpApi::Publish(std::shared_ptr<const CatalogView> view) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  impl_->view = std::move(view);
+  std::erase_if(impl_->parked, [&](auto& entry) {
+    if (impl_->view->index <= entry.second->index) return false;
+    entry.second->parked = false;
+    MHD_resume_connection(entry.first);
+    return true;
+  });
+}
+
+void HttpApi::ExpireWaits() {
+  absl::Time now = absl::Now();
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  std::erase_if(impl_->parked, [&](auto& entry) {
+    if (entry.second->deadline > now) return false;
+    entry.second->parked = false;
+    MHD_resume_connection(entry.first);
+    return true;
+  });
+}
+
+}  // namespace svcdns::server

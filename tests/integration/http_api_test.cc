@@ -1,0 +1,142 @@
+// The read-only HTTP API of `svcdns serve`, asked with the curl command as
+// Consul clients would, including blocking queries woken by agent streams.
+#include <chrono>
+#include <cstdio>
+#include <future>
+#include <thread>
+
+#include "absl/strings/numbers.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "tests/testing/agent_stream.h"
+#include "tests/testing/server_process.h"
+
+namespace svcdns::testing {
+namespace {
+
+struct HttpResult {
+  int status = 0;
+  uint64_t index = 0;
+  nlohmann::json body;
+};
+
+// GET with curl; headers parsed for the status and X-Consul-Index.
+HttpResult Get(uint16_t port, const std::string& path) {
+  std::string cmd = "curl -s -i --max-time 20 'http://127.0.0.1:" + std::to_string(port) + path + "'";
+  FILE* f = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), f)) > 0) out.append(buf, n);
+  pclose(f);
+  HttpResult r;
+  size_t sp = out.find(' ');
+  if (sp != std::string::npos) r.status = std::atoi(out.c_str() + sp + 1);
+  size_t idx = out.find("X-Consul-Index: ");
+  if (idx != std::string::npos) {
+    size_t end = out.find('\r', idx);
+    (void)absl::SimpleAtoi(out.substr(idx + 16, end - idx - 16), &r.index);
+  }
+  size_t body = out.find("\r\n\r\n");
+  if (body != std::string::npos) {
+    r.body = nlohmann::json::parse(out.substr(body + 4), nullptr, false);
+  }
+  return r;
+}
+
+class HttpApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto server = ServerProcess::Start(
+        {"--config-dir", SourceDir() + "/deploy/examples/services", "--node", "demo"});
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    ASSERT_NE(server_->http_port(), 0);
+  }
+  std::unique_ptr<ServerProcess> server_;
+};
+
+TEST_F(HttpApiTest, CatalogEndpointsAreConsulShaped) {
+  HttpResult services = Get(server_->http_port(), "/v1/catalog/services");
+  EXPECT_EQ(services.status, 200);
+  EXPECT_GT(services.index, 0u);
+  EXPECT_EQ(services.body["web"], nlohmann::json({"v1", "v2"}));
+  EXPECT_EQ(services.body["redis"], nlohmann::json({"primary"}));
+
+  HttpResult web = Get(server_->http_port(), "/v1/catalog/service/web?tag=v2");
+  ASSERT_EQ(web.body.size(), 1u);
+  EXPECT_EQ(web.body[0]["ServiceID"], "web2");
+  EXPECT_EQ(web.body[0]["ServicePort"], 9080);
+  EXPECT_EQ(web.body[0]["Node"], "demo");
+  EXPECT_EQ(web.body[0]["Address"], "127.0.0.1");
+
+  HttpResult nodes = Get(server_->http_port(), "/v1/catalog/nodes");
+  ASSERT_EQ(nodes.body.size(), 1u);
+  EXPECT_EQ(nodes.body[0]["Node"], "demo");
+
+  HttpResult health = Get(server_->http_port(), "/v1/health/service/web?passing");
+  ASSERT_EQ(health.body.size(), 2u);
+  EXPECT_EQ(health.body[0]["Service"]["Service"], "web");
+  EXPECT_EQ(health.body[0]["Checks"][0]["CheckID"], "serfHealth");
+
+  HttpResult self = Get(server_->http_port(), "/v1/agent/self");
+  EXPECT_EQ(self.body["Config"]["Datacenter"], "dc1");
+  EXPECT_EQ(self.body["Config"]["NodeName"], "demo");
+  EXPECT_EQ(Get(server_->http_port(), "/v1/status/leader").status, 200);
+
+  HttpResult members = Get(server_->http_port(), "/v1/agent/members");
+  ASSERT_EQ(members.body.size(), 1u);
+  EXPECT_EQ(members.body[0]["StatusText"], "alive");
+  EXPECT_EQ(Get(server_->http_port(), "/v1/nope").status, 404);
+}
+
+TEST_F(HttpApiTest, PassingFilterFollowsChecks) {
+  AgentStream agent(server_->ingest_port());
+  ASSERT_TRUE(agent.Register("agent1", "10.9.0.1", {ServiceProto("api1", "api", 80), ServiceProto("api2", "api", 81)},
+                             {CheckProto("c1", "api1", v1::HEALTH_STATUS_PASSING),
+                              CheckProto("c2", "api2", v1::HEALTH_STATUS_WARNING)}));
+  EXPECT_EQ(Get(server_->http_port(), "/v1/health/service/api").body.size(), 2u);
+  HttpResult passing = Get(server_->http_port(), "/v1/health/service/api?passing");
+  ASSERT_EQ(passing.body.size(), 1u);
+  EXPECT_EQ(passing.body[0]["Service"]["ID"], "api1");
+  HttpResult checks = Get(server_->http_port(), "/v1/health/checks/api");
+  EXPECT_EQ(checks.body.size(), 2u);
+  HttpResult node = Get(server_->http_port(), "/v1/health/node/agent1");
+  EXPECT_EQ(node.body.size(), 3u);  // serfHealth + two
+  HttpResult members = Get(server_->http_port(), "/v1/agent/members");
+  EXPECT_EQ(members.body.size(), 2u);
+}
+
+TEST_F(HttpApiTest, BlockingQueryWakesOnChange) {
+  uint64_t index = Get(server_->http_port(), "/v1/catalog/services").index;
+  auto started = std::chrono::steady_clock::now();
+  auto waiting = std::async(std::launch::async, [&] {
+    return Get(server_->http_port(), "/v1/health/service/api?index=" + std::to_string(index) + "&wait=15s");
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_EQ(waiting.wait_for(std::chrono::milliseconds(0)), std::future_status::timeout);
+  AgentStream agent(server_->ingest_port());
+  auto registered = std::chrono::steady_clock::now();
+  ASSERT_TRUE(agent.Register("agent1", "10.9.0.1", {ServiceProto("api1", "api", 80)}));
+  HttpResult woken = waiting.get();
+  auto elapsed = std::chrono::steady_clock::now() - registered;
+  EXPECT_LT(elapsed, std::chrono::seconds(2));  // woken by the change, not the wait
+  EXPECT_GT(woken.index, index);
+  ASSERT_EQ(woken.body.size(), 1u);
+  EXPECT_EQ(woken.body[0]["Service"]["ID"], "api1");
+  (void)started;
+}
+
+TEST_F(HttpApiTest, BlockingQueryEndsAtItsWait) {
+  uint64_t index = Get(server_->http_port(), "/v1/catalog/services").index;
+  auto started = std::chrono::steady_clock::now();
+  HttpResult r = Get(server_->http_port(), "/v1/catalog/services?index=" + std::to_string(index) + "&wait=1s");
+  auto elapsed = std::chrono::steady_clock::now() - started;
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.index, index);
+  EXPECT_GE(elapsed, std::chrono::milliseconds(950));
+  EXPECT_LT(elapsed, std::chrono::seconds(5));
+}
+
+}  // namespace
+}  // namespace svcdns::testing
