@@ -15,6 +15,9 @@
 #include "agent/duration.h"
 #include "agent/service_definition.h"
 #include "base/log.h"
+#include "base/shared_key_pki.h"
+#include "cli/http_client.h"
+#include "nlohmann/json.hpp"
 #include "server/serve.h"
 
 namespace {
@@ -64,6 +67,41 @@ absl::StatusOr<std::string> ReadTokenFile(const std::string& path) {
 int Fail(const absl::Status& status) {
   std::fprintf(stderr, "svcdns: %s\n", std::string(status.message()).c_str());
   return 1;
+}
+
+// `svcdns members`: a table in the manner of `consul members`.
+int PrintMembers(const std::string& http_addr, bool as_json) {
+  auto response = svcdns::cli::HttpRequest("GET", http_addr, "/v1/agent/members");
+  if (!response.ok()) return Fail(response.status());
+  if (response->status != 200) {
+    return Fail(absl::UnavailableError(absl::StrCat("HTTP ", response->status, ": ", response->body)));
+  }
+  if (as_json) {
+    std::fputs(response->body.c_str(), stdout);
+    return 0;
+  }
+  auto members = nlohmann::json::parse(response->body, nullptr, false);
+  if (!members.is_array()) return Fail(absl::DataLossError("unexpected answer from the server"));
+  std::vector<std::vector<std::string>> rows = {
+      {"Node", "Address", "Status", "DC", "Source", "Connected", "Last contact"}};
+  for (const auto& m : members) {
+    rows.push_back({m.value("Name", ""), m.value("Addr", ""), m.value("StatusText", ""),
+                    m["Tags"].value("dc", ""), m.value("Source", ""),
+                    m.value("Connected", false) ? "yes" : "no", m.value("LastContact", "")});
+  }
+  std::vector<size_t> widths(rows[0].size(), 0);
+  for (const auto& row : rows) {
+    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+  }
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) line += std::string(widths[i] - row[i].size() + 2, ' ');
+    }
+    std::printf("%s\n", line.c_str());
+  }
+  return 0;
 }
 
 }  // namespace
@@ -163,6 +201,18 @@ int main(int argc, char** argv) {
   validate_cmd->add_option("dir", validate_dir, "A directory of *.json definitions")
       ->required()->check(CLI::ExistingDirectory);
 
+  // keygen
+  CLI::App* keygen_cmd = app.add_subcommand(
+      "keygen", "Print a new shared key for --encrypt (base64 of 32 random bytes)");
+
+  // members
+  std::string members_http = "127.0.0.1:8500";
+  bool members_json = false;
+  CLI::App* members_cmd = app.add_subcommand(
+      "members", "List the nodes a server knows, with their status (like `consul members`)");
+  members_cmd->add_option("--http-addr", members_http, "The server's HTTP API")->capture_default_str();
+  members_cmd->add_flag("--json", members_json, "Print the JSON of /v1/agent/members");
+
   CLI11_PARSE(app, argc, argv);
   svcdns::LogLevel level;
   svcdns::ParseLogLevel(log_level, &level);
@@ -193,6 +243,13 @@ int main(int argc, char** argv) {
     absl::Status status = svcdns::server::RunServe(std::move(serve));
     return status.ok() ? 0 : Fail(status);
   }
+  if (keygen_cmd->parsed()) {
+    auto key = svcdns::GenerateSharedKey();
+    if (!key.ok()) return Fail(key.status());
+    std::printf("%s\n", key->c_str());
+    return 0;
+  }
+  if (members_cmd->parsed()) return PrintMembers(members_http, members_json);
   if (validate_cmd->parsed()) {
     auto definitions = svcdns::agent::LoadConfigDir(validate_dir);
     if (!definitions.ok()) return Fail(definitions.status());

@@ -10,6 +10,7 @@ packages=(
   libuv1-dev libldns-dev libabsl-dev libprotobuf-dev protobuf-compiler
   libgrpc++-dev protobuf-compiler-grpc liburcu-dev libssl-dev
   libcli11-dev nlohmann-json3-dev libmicrohttpd-dev libsystemd-dev
+  libcurl4-openssl-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # real clients the integration tests query the server with

@@ -252,5 +252,28 @@ TEST(CatalogTest, ConfigDirAndCatalogTogether) {
   EXPECT_THAT(r->AdditionalRdata(LDNS_RR_TYPE_A), UnorderedElementsAre("10.0.1.10", "127.0.0.1"));
 }
 
+TEST(CatalogTest, ServiceWithAnIpv6Address) {
+  TempDir dir;
+  std::string catalog = dir.Write("catalog.json", R"json({"nodes": [
+    {"node": {"name": "h1", "address": "10.4.0.1"},
+     "services": [{"id": "v6-1", "name": "v6", "address": "2001:db8::1", "port": 443}]}]})json");
+  SVCDNS_START_SERVER(server, {"--catalog", catalog});
+  auto srv = Ask(*server, "v6.service.consul", LDNS_RR_TYPE_SRV);
+  ASSERT_NE(srv, nullptr);
+  EXPECT_THAT(srv->AnswerRdata(LDNS_RR_TYPE_SRV),
+              ElementsAre("1 1 443 20010db8000000000000000000000001.addr.dc1.consul."));
+  EXPECT_THAT(srv->AdditionalRdata(LDNS_RR_TYPE_AAAA), ElementsAre("2001:db8::1"));
+  auto aaaa = Ask(*server, "v6.service.consul", LDNS_RR_TYPE_AAAA);
+  ASSERT_NE(aaaa, nullptr);
+  EXPECT_THAT(aaaa->AnswerRdata(LDNS_RR_TYPE_AAAA), ElementsAre("2001:db8::1"));
+  auto a = Ask(*server, "v6.service.consul", LDNS_RR_TYPE_A);
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(a->rcode(), LDNS_RCODE_NOERROR);
+  EXPECT_THAT(a->Answer(), IsEmpty());
+  auto addr = Ask(*server, "20010db8000000000000000000000001.addr.dc1.consul", LDNS_RR_TYPE_AAAA);
+  ASSERT_NE(addr, nullptr);
+  EXPECT_THAT(addr->AnswerRdata(LDNS_RR_TYPE_AAAA), ElementsAre("2001:db8::1"));
+}
+
 }  // namespace
 }  // namespace svcdns::testing::integration

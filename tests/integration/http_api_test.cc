@@ -140,3 +140,32 @@ TEST_F(HttpApiTest, BlockingQueryEndsAtItsWait) {
 
 }  // namespace
 }  // namespace svcdns::testing
+
+namespace svcdns::testing {
+namespace {
+
+TEST_F(HttpApiTest, MembersCommandPrintsATable) {
+  AgentStream agent(server_->ingest_port());
+  ASSERT_TRUE(agent.Register("agent1", "10.9.0.1", {ServiceProto("api1", "api", 80)}));
+  std::string out;
+  int code = ServerProcess::RunToExit(
+      {"members", "--http-addr", "127.0.0.1:" + std::to_string(server_->http_port())}, &out);
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("Node"), std::string::npos) << out;
+  EXPECT_NE(out.find("agent1"), std::string::npos) << out;
+  EXPECT_NE(out.find("10.9.0.1"), std::string::npos) << out;
+  EXPECT_NE(out.find("alive"), std::string::npos) << out;
+  EXPECT_NE(ServerProcess::RunToExit({"members", "--http-addr", "127.0.0.1:1"}, &out), 0);
+  EXPECT_NE(out.find("svcdns:"), std::string::npos) << out;
+}
+
+TEST(KeygenTest, PrintsBase64Of32Bytes) {
+  std::string a, b;
+  ASSERT_EQ(ServerProcess::RunToExit({"keygen"}, &a), 0);
+  ASSERT_EQ(ServerProcess::RunToExit({"keygen"}, &b), 0);
+  EXPECT_EQ(a.size(), 45u);  // 44 base64 characters and a newline
+  EXPECT_NE(a, b);
+}
+
+}  // namespace
+}  // namespace svcdns::testing

@@ -1,6 +1,7 @@
 // Agent streams into the real `svcdns serve`, over real loopback sockets with
 // a real gRPC client; the effect is checked through DNS.
 #include <signal.h>
+#include <sys/wait.h>
 
 #include <chrono>
 #include <filesystem>
@@ -249,6 +250,37 @@ TEST_F(IngestTest, PersistedCatalogIsServedAfterRestartBeforeAgentsReconnect) {
     if (entry.path().filename().string().starts_with("catalog.json.corrupt-")) set_aside = true;
   }
   EXPECT_TRUE(set_aside);
+}
+
+}  // namespace
+}  // namespace svcdns::testing
+
+namespace svcdns::testing {
+namespace {
+
+// An agent process that stops answering (SIGSTOP: its connection stays open,
+// so only keepalive can tell) is detected, served through its grace, then
+// failed; SIGKILL of another is seen at once.
+TEST_F(IngestTest, FrozenAgentIsDetectedByKeepaliveAndFailedAfterGrace) {
+  StartServer({"--agent-keepalive", "1s", "--agent-grace", "1s"});
+  std::string cmd = std::string(SVCDNS_TEST_AGENT) + " " + std::to_string(server_->ingest_port()) +
+                    " frozen 10.9.0.5 frosty >/dev/null 2>&1 & echo $!";
+  FILE* f = popen(cmd.c_str(), "r");
+  int pid = 0;
+  ASSERT_EQ(fscanf(f, "%d", &pid), 1);
+  pclose(f);
+  ASSERT_GT(pid, 0);
+  ASSERT_TRUE(Eventually("frosty.service.consul", {"10.9.0.5"}, 5000));
+  kill(pid, SIGSTOP);
+  auto stopped = std::chrono::steady_clock::now();
+  EXPECT_TRUE(Eventually("frosty.service.consul", {}, 10000));
+  auto detected = std::chrono::steady_clock::now() - stopped;
+  EXPECT_GE(detected, std::chrono::milliseconds(1500));  // keepalive timeout + grace
+  kill(pid, SIGKILL);
+  kill(pid, SIGCONT);
+  int status;
+  waitpid(pid, &status, 0);
+  EXPECT_NE(server_->Log().find("node=frozen"), std::string::npos);
 }
 
 }  // namespace
