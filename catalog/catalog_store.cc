@@ -59,6 +59,15 @@ CatalogStore::NodeKey CatalogStore::KeyOf(const Node& node) const {
 }
 
 void CatalogStore::SetFileNodes(std::vector<NodeState> nodes, uint64_t index_floor) {
+  // The same files again (a SIGHUP that changed nothing): the index stays.
+  size_t current = 0, same = 0;
+  for (const auto& [key, record] : nodes_) current += record.from_files && !record.from_stream;
+  for (const NodeState& state : nodes) {
+    auto it = nodes_.find(KeyOf(state.node));
+    same += it != nodes_.end() && it->second.from_files && !it->second.from_stream &&
+            it->second.state == state;
+  }
+  if (same == nodes.size() && current == nodes.size() && index_ >= index_floor) return;
   for (auto it = nodes_.begin(); it != nodes_.end();) {
     if (it->second.from_files && it->second.owner == 0 && !it->second.from_stream) {
       it = nodes_.erase(it);

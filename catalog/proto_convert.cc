@@ -263,4 +263,23 @@ absl::StatusOr<Change> ChangeFromProto(const svcdns::v1::Change& proto) {
   return absl::InvalidArgumentError("a change with nothing in it");
 }
 
+svcdns::v1::Change ChangeToProto(const Change& change) {
+  svcdns::v1::Change proto;
+  if (const auto* service = std::get_if<Service>(&change)) {
+    *proto.mutable_upsert_service() = ServiceToProto(*service);
+  } else if (const auto* del = std::get_if<DeleteService>(&change)) {
+    proto.set_delete_service_id(del->id);
+  } else if (const auto* check = std::get_if<Check>(&change)) {
+    *proto.mutable_upsert_check() = CheckToProto(*check);
+  } else if (const auto* del_check = std::get_if<DeleteCheck>(&change)) {
+    proto.set_delete_check_id(del_check->id);
+  } else if (const auto* result = std::get_if<CheckResult>(&change)) {
+    auto* status = proto.mutable_check_status();
+    status->set_check_id(result->check_id);
+    status->set_status(HealthToProto(result->status));
+    status->set_output(result->output);
+  }
+  return proto;
+}
+
 }  // namespace svcdns::catalog

@@ -58,6 +58,7 @@ svcdns::v1::Check CheckToProto(const Check& check);
 svcdns::v1::Node NodeToProto(const Node& node);
 svcdns::v1::NodeState NodeStateToProto(const NodeState& state);
 svcdns::v1::Catalog CatalogToProto(const Catalog& catalog);
+svcdns::v1::Change ChangeToProto(const Change& change);
 
 }  // namespace svcdns::catalog
 

@@ -12,6 +12,8 @@ inline constexpr size_t kMaxNameLength = 255;   // wire form, root included
 inline constexpr size_t kMaxLabelLength = 63;
 inline constexpr size_t kMaxUdpWithoutEdns = 512;
 inline constexpr size_t kMaxMessageSize = 65535;
+// The largest UDP payload IPv4 can carry (65535 - 20 IP - 8 UDP).
+inline constexpr size_t kMaxUdpPayload = 65507;
 inline constexpr size_t kOptRecordSize = 11;     // root, type, class, ttl, rdlen
 inline constexpr uint16_t kQuestionPointer = 0xC000 | kHeaderSize;  // 0xC00C
 inline constexpr size_t kMaxPointerOffset = 0x3FFF;

@@ -58,6 +58,8 @@ class CatalogOwner {
   // Processes queued events now (also used while shutting down).
   void Drain();
 
+  // Publishes pending changes now rather than after the coalescing window.
+  absl::Status PublishNow() { return Publish(); }
   const catalog::CatalogStore& store() const { return store_; }
   uint64_t published_index() const { return published_index_; }
 

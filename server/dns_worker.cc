@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <string>
 
@@ -87,8 +88,13 @@ class UdpSocket {
     size_t sent = 0;
     while (sent < count_) {
       int n = sendmmsg(fd, msgs_ + sent, static_cast<unsigned>(count_ - sent), 0);
-      if (n <= 0) break;  // a full socket buffer: the rest is lost, as UDP may be
-      sent += static_cast<size_t>(n);
+      if (n > 0) {
+        sent += static_cast<size_t>(n);
+      } else if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
+        break;  // a full socket buffer: the rest is lost, as UDP may be
+      } else {
+        ++sent;  // this one cannot be sent (EMSGSIZE, EPERM...): skip only it
+      }
     }
     count_ = 0;
   }

@@ -18,10 +18,14 @@ namespace svcdns::server {
 namespace {
 
 constexpr absl::Duration kDefaultWait = absl::Minutes(5);
+constexpr size_t kMaxBody = 1 << 20;
 constexpr absl::Duration kMaxWait = absl::Minutes(10);
 
 // One request's state across suspension.
 struct Request {
+  bool is_get = true;
+  std::string body;
+  bool too_large = false;
   bool parked = false;
   uint64_t index = 0;  // answer once the view's index passes this
   absl::Time deadline;
@@ -65,11 +69,48 @@ struct HttpApi::Impl {
     return view;
   }
 
-  MHD_Result Handle(MHD_Connection* c, const char* url, const char* method, void** state) {
-    if (std::string(method) != "GET" && std::string(method) != "HEAD") {
-      return Reply(c, 405, "method not allowed\n", 0, "text/plain");
+  agent::Agent* agent = nullptr;
+
+  // A write to the agent, once its whole body has arrived.
+  MHD_Result HandleWrite(MHD_Connection* c, const char* url, const char* method, Request* r) {
+    uint64_t index = View()->index;
+    if (r->too_large) return Reply(c, 413, "request body over 1 MiB\n", index, "text/plain");
+    if (agent != nullptr) {
+      auto reply = agent->HandleHttp(method, url, Arg(c, "note"), r->body);
+      if (reply) {
+        return Reply(c, reply->status, reply->body.empty() ? "" : reply->body + "\n", index,
+                     reply->status == 200 ? "application/json" : "text/plain");
+      }
     }
+    return Reply(c, 405, "method not allowed\n", index, "text/plain");
+  }
+
+  MHD_Result Handle(MHD_Connection* c, const char* url, const char* method,
+                    const char* upload, size_t* upload_size, void** state) {
+    std::string verb(method);
     auto* request = static_cast<Request*>(*state);
+    if (request == nullptr && verb != "GET" && verb != "HEAD") {
+      request = new Request;
+      request->is_get = false;
+      *state = request;
+      return MHD_YES;  // the body follows
+    }
+    if (request != nullptr && !request->is_get) {
+      if (*upload_size != 0) {
+        if (request->body.size() + *upload_size > kMaxBody) {
+          request->too_large = true;
+        } else {
+          request->body.append(upload, *upload_size);
+        }
+        *upload_size = 0;
+        return MHD_YES;
+      }
+      return HandleWrite(c, url, method, request);
+    }
+    if (agent != nullptr && request == nullptr) {
+      auto reply = agent->HandleHttp(verb, url, "", "");
+      if (reply) return Reply(c, reply->status, reply->body + "\n", View()->index);
+    }
     if (request == nullptr) {
       request = new Request;
       *state = request;
@@ -120,12 +161,8 @@ absl::Status HttpApi::Start(const std::string& address) {
   auto listen = ParseListenAddress(address);
   if (!listen.ok()) return listen.status();
   auto handler = [](void* cls, MHD_Connection* c, const char* url, const char* method,
-                    const char*, const char*, size_t* upload_size, void** state) -> MHD_Result {
-    if (*upload_size != 0) {  // no bodies here: discard them
-      *upload_size = 0;
-      return MHD_YES;
-    }
-    return static_cast<Impl*>(cls)->Handle(c, url, method, state);
+                    const char*, const char* upload, size_t* upload_size, void** state) -> MHD_Result {
+    return static_cast<Impl*>(cls)->Handle(c, url, method, upload, upload_size, state);
   };
   auto completed = [](void*, MHD_Connection*, void** state, MHD_RequestTerminationCode) {
     delete static_cast<Request*>(*state);
@@ -166,6 +203,8 @@ void HttpApi::Stop() {
 }
 
 int HttpApi::port() const { return impl_->port; }
+
+void HttpApi::ServeAgent(agent::Agent* agent) { impl_->agent = agent; }
 
 void HttpApi::Publish(std::shared_ptr<const CatalogView> view) {
   std::lock_guard<std::mutex> lock(impl_->mu);

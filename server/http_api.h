@@ -10,6 +10,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "agent/agent.h"
 #include "server/consul_json.h"
 
 namespace svcdns::server {
@@ -27,6 +28,9 @@ class HttpApi {
   void Publish(std::shared_ptr<const CatalogView> view);
   // Answers blocking queries whose wait is over. Call every ~100 ms.
   void ExpireWaits();
+  // Routes the agent's endpoints (registration, checks, reload) to `agent`.
+  // Call before Start().
+  void ServeAgent(agent::Agent* agent);
 
   struct Impl;
 

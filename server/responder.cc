@@ -62,7 +62,8 @@ size_t Responder::Answer(const Snapshot& snapshot, const uint8_t* packet,
     limit = dns::kMaxUdpWithoutEdns;
     if (q.has_edns) {
       limit = std::clamp<size_t>(q.edns_udp_size, dns::kMaxUdpWithoutEdns,
-                                 std::max(options_.max_udp_size, dns::kMaxUdpWithoutEdns));
+                                 std::clamp(options_.max_udp_size, dns::kMaxUdpWithoutEdns,
+                                            dns::kMaxUdpPayload));
     }
   }
   // Room for OPT stays reserved until the end.
@@ -137,6 +138,7 @@ void Responder::Resolve(const Snapshot& snapshot, Reply& reply) {
   }
   if (q.qtype == dns::kTypeAxfr || q.qtype == dns::kTypeIxfr) {
     reply.rcode = dns::kRcodeRefused;  // no zone transfers
+    reply.authoritative = false;
     return;
   }
   bool exists = true;

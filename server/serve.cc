@@ -10,50 +10,20 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
-#include "agent/service_definition.h"
+#include "agent/agent.h"
 #include "base/log.h"
 #include "catalog/catalog_file.h"
 #include "catalog/validation.h"
 #include "server/dns_server.h"
 #include "server/http_api.h"
+#include "server/local_agent_transport.h"
 #include "server/uv_handle.h"
 
 namespace svcdns::server {
 
 absl::StatusOr<catalog::Catalog> LoadCatalogSources(const ServeOptions& options) {
-  catalog::Catalog result;
-  if (!options.catalog_file.empty()) {
-    auto loaded = catalog::LoadCatalogFile(options.catalog_file);
-    if (!loaded.ok()) return loaded.status();
-    result = *std::move(loaded);
-  }
-  if (!options.config_dir.empty()) {
-    auto definitions = agent::LoadConfigDir(options.config_dir);
-    if (!definitions.ok()) return definitions.status();
-    catalog::NodeState local;
-    local.node.name = options.node;
-    local.node.address = options.snapshot.advertise;
-    local.node.datacenter = options.snapshot.datacenter;
-    for (const agent::ServiceDefinition& definition : *definitions) {
-      local.services.push_back(definition.service);
-      for (const agent::CheckDefinition& check : definition.checks) {
-        local.checks.push_back(check.check);
-      }
-    }
-    if (auto status = catalog::ValidateNodeState(local); !status.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(options.config_dir, ": ", status.message()));
-    }
-    auto same_node = [&](const catalog::NodeState& state) {
-      std::string dc = state.node.datacenter.empty() ? options.snapshot.datacenter
-                                                     : state.node.datacenter;
-      return absl::AsciiStrToLower(state.node.name) == absl::AsciiStrToLower(local.node.name) &&
-             absl::AsciiStrToLower(dc) == absl::AsciiStrToLower(options.snapshot.datacenter);
-    };
-    std::erase_if(result.nodes, same_node);
-    result.nodes.push_back(std::move(local));
-  }
-  return result;
+  if (options.catalog_file.empty()) return catalog::Catalog{};
+  return catalog::LoadCatalogFile(options.catalog_file);
 }
 
 namespace {
@@ -63,6 +33,7 @@ struct ServeLoop {
   ServeOptions* options;
   CatalogOwner* owner;
   HttpApi* http;
+  agent::Agent* agent;  // the server's own node, with --config-dir
   uv_signal_t hup, term, intr;
   uv_timer_t* http_waits = nullptr;
 };
@@ -83,6 +54,42 @@ absl::Status Reload(ServeLoop& loop) {
   return absl::OkStatus();
 }
 
+// Signals are handled from the start, before anything listens: a SIGHUP
+// or SIGTERM sent the moment the server says it listens must not kill it.
+void InstallSignals(uv_loop_t* uv, ServeLoop& loop) {
+  uv_signal_init(uv, &loop.hup);
+  uv_signal_init(uv, &loop.term);
+  uv_signal_init(uv, &loop.intr);
+  loop.hup.data = loop.term.data = loop.intr.data = &loop;
+  uv_signal_start(&loop.hup, [](uv_signal_t* s, int) {
+    auto& loop = *static_cast<ServeLoop*>(s->data);
+    SVCDNS_LOG(kInfo, "reload", "signal=SIGHUP");
+    if (loop.agent != nullptr) {
+      if (auto status = loop.agent->Reload(); !status.ok()) {
+        SVCDNS_LOG(kError, "reload_failed", "keeping=previous_services error=",
+                   Quote(status.message()));
+      }
+    }
+    if (auto status = Reload(loop); !status.ok()) {
+      SVCDNS_LOG(kError, "reload_failed", "keeping=previous_snapshot error=",
+                 Quote(status.message()));
+    }
+  }, SIGHUP);
+  auto stop = [](uv_signal_t* s, int signum) {
+    auto& loop = *static_cast<ServeLoop*>(s->data);
+    SVCDNS_LOG(kInfo, "stopping", "signal=", signum);
+    uv_close(reinterpret_cast<uv_handle_t*>(&loop.hup), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&loop.term), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&loop.intr), nullptr);
+    if (loop.agent != nullptr) loop.agent->Stop(/*leave=*/false);
+    loop.owner->Drain();
+    loop.owner->Close();
+    CloseHandle(loop.http_waits);
+  };
+  uv_signal_start(&loop.term, stop, SIGTERM);
+  uv_signal_start(&loop.intr, stop, SIGINT);
+}
+
 }  // namespace
 
 absl::Status RunServe(ServeOptions options) {
@@ -100,7 +107,9 @@ absl::Status RunServe(ServeOptions options) {
   catalog::SnapshotPublisher publisher;
   CatalogOwner owner(uv, options.owner, options.snapshot, &publisher);
   HttpApi http;
-  ServeLoop loop{&options, &owner, &http};
+  std::unique_ptr<agent::Agent> local_agent;
+  ServeLoop loop{&options, &owner, &http, nullptr};
+  InstallSignals(uv, loop);
   owner.OnPublish([&](const catalog::Catalog& catalog) {
     auto view = std::make_shared<CatalogView>();
     view->index = catalog.index;
@@ -113,6 +122,25 @@ absl::Status RunServe(ServeOptions options) {
   });
   if (auto status = owner.Restore(); !status.ok()) return status;
   if (auto status = Reload(loop); !status.ok()) return status;
+  if (!options.config_dir.empty()) {
+    // The server's own node, run by the same agent logic as `svcdns agent`
+    // (checks included), speaking to the catalog owner directly.
+    agent::AgentOptions agent_options;
+    agent_options.node.name = options.node;
+    agent_options.node.address = options.snapshot.advertise;
+    agent_options.node.datacenter = options.snapshot.datacenter;
+    agent_options.config_dir = options.config_dir;
+    agent_options.data_dir = options.owner.data_dir;
+    local_agent = std::make_unique<agent::Agent>(uv, agent_options);
+    std::vector<std::unique_ptr<agent::Transport>> transports;
+    transports.push_back(
+        std::make_unique<LocalAgentTransport>(owner.queue(), local_agent->shared_state()));
+    if (auto status = local_agent->Start(std::move(transports)); !status.ok()) return status;
+    owner.Drain();  // answer for the local services from the first query on
+    if (auto status = owner.PublishNow(); !status.ok()) return status;
+    http.ServeAgent(local_agent.get());
+    loop.agent = local_agent.get();
+  }
 
   DnsServer server(options.worker, publisher);
   if (auto status = server.Start(std::move(addresses), options.workers); !status.ok()) {
@@ -142,29 +170,6 @@ absl::Status RunServe(ServeOptions options) {
              " workers=", options.workers, " domain=", options.snapshot.domain,
              " datacenter=", options.snapshot.datacenter, " node=", options.node);
 
-  uv_signal_init(uv, &loop.hup);
-  uv_signal_init(uv, &loop.term);
-  uv_signal_init(uv, &loop.intr);
-  loop.hup.data = loop.term.data = loop.intr.data = &loop;
-  uv_signal_start(&loop.hup, [](uv_signal_t* s, int) {
-    auto& loop = *static_cast<ServeLoop*>(s->data);
-    SVCDNS_LOG(kInfo, "reload", "signal=SIGHUP");
-    if (auto status = Reload(loop); !status.ok()) {
-      SVCDNS_LOG(kError, "reload_failed", "keeping=previous_snapshot error=",
-                 Quote(status.message()));
-    }
-  }, SIGHUP);
-  auto stop = [](uv_signal_t* s, int signum) {
-    auto& loop = *static_cast<ServeLoop*>(s->data);
-    SVCDNS_LOG(kInfo, "stopping", "signal=", signum);
-    uv_close(reinterpret_cast<uv_handle_t*>(&loop.hup), nullptr);
-    uv_close(reinterpret_cast<uv_handle_t*>(&loop.term), nullptr);
-    uv_close(reinterpret_cast<uv_handle_t*>(&loop.intr), nullptr);
-    loop.owner->Close();
-    CloseHandle(loop.http_waits);
-  };
-  uv_signal_start(&loop.term, stop, SIGTERM);
-  uv_signal_start(&loop.intr, stop, SIGINT);
   uv_run(uv, UV_RUN_DEFAULT);
 
   // Ending the streams needs the owner to release them: drain while the

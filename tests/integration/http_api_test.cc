@@ -119,6 +119,11 @@ TEST_F(HttpApiTest, BlockingQueryWakesOnChange) {
   auto registered = std::chrono::steady_clock::now();
   ASSERT_TRUE(agent.Register("agent1", "10.9.0.1", {ServiceProto("api1", "api", 80)}));
   HttpResult woken = waiting.get();
+  // Hello and Sync may land in two publications: follow as a watcher does.
+  for (int i = 0; i < 3 && woken.body.empty(); ++i) {
+    woken = Get(server_->http_port(),
+                "/v1/health/service/api?index=" + std::to_string(woken.index) + "&wait=15s");
+  }
   auto elapsed = std::chrono::steady_clock::now() - registered;
   EXPECT_LT(elapsed, std::chrono::seconds(2));  // woken by the change, not the wait
   EXPECT_GT(woken.index, index);

@@ -175,9 +175,6 @@ TEST_F(SizeLimitsTest, ARecordsRotate) {
 // An answer bigger than a UDP datagram can be (65,507 bytes over IPv4) is
 // never sent, and the failed sendmmsg drops the rest of its batch.
 TEST_F(SizeLimitsTest, MaxUdpSizeAboveTheDatagramLimit) {
-  GTEST_SKIP() << "BUG: with --max-udp-size 65535 an EDNS-65535 answer of ~65.5 KB fails in "
-                  "sendmmsg (EMSGSIZE): no answer at all, and UdpSocket::Flush breaks off, "
-                  "losing every other answer of the same batch";
   SVCDNS_START_SERVER(server, {"--catalog", catalog_, "--max-udp-size", "65535"});
   QueryOptions big;
   big.edns = true;
@@ -185,9 +182,11 @@ TEST_F(SizeLimitsTest, MaxUdpSizeAboveTheDatagramLimit) {
   big.timeout_ms = 1000;
   {
     auto r = Query("127.0.0.1", server->port(), "big.service.consul", LDNS_RR_TYPE_SRV, big);
-    ASSERT_TRUE(r.ok()) << r.status();
-    EXPECT_LE((*r)->wire_size(), 65507u);
-    EXPECT_GE(AnswerCount(**r), 1000u);
+    EXPECT_TRUE(r.ok()) << r.status();
+    if (r.ok()) {
+      EXPECT_LE((*r)->wire_size(), 65507u);
+      EXPECT_GE(AnswerCount(**r), 1000u);
+    }
   }
   // A big query then small ones, back to back on one socket (one worker, one batch).
   for (int trial = 0; trial < 5; ++trial) {
