@@ -149,7 +149,6 @@ void Agent::OnCheck(const std::string& check_id, catalog::Health status,
                     const std::string& output) {
   auto changes = state_.SetCheck(check_id, status, output);
   if (changes.empty()) return;
-  SVCDNS_LOG(kInfo, "check_status", "check=", check_id, " status=", catalog::HealthName(status));
   Apply(std::move(changes));
 }
 

@@ -18,6 +18,7 @@
 #include "base/shared_key_pki.h"
 #include "cli/http_client.h"
 #include "nlohmann/json.hpp"
+#include "server/agent_command.h"
 #include "server/serve.h"
 
 namespace {
@@ -69,6 +70,66 @@ int Fail(const absl::Status& status) {
   return 1;
 }
 
+// A PUT to the agent's API; prints the agent's error and fails on non-200.
+int AgentPut(const std::string& http_addr, const std::string& path, const std::string& body) {
+  auto response = svcdns::cli::HttpRequest("PUT", http_addr, path, body);
+  if (!response.ok()) return Fail(response.status());
+  if (response->status != 200) {
+    return Fail(absl::InvalidArgumentError(
+        absl::StrCat(path, ": HTTP ", response->status, ": ", absl::StripAsciiWhitespace(response->body))));
+  }
+  return 0;
+}
+
+// The service objects of a definition file, as the API takes them.
+absl::StatusOr<std::vector<nlohmann::json>> ServiceObjects(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  // Validate with the same parser the agent uses, for messages naming the field.
+  auto definitions = svcdns::agent::ParseServiceDefinitions(ss.str(), path);
+  if (!definitions.ok()) return definitions.status();
+  nlohmann::json doc = nlohmann::json::parse(ss.str(), nullptr, false);
+  std::vector<nlohmann::json> out;
+  if (doc.contains("service")) out.push_back(doc["service"]);
+  if (doc.contains("services")) {
+    for (const auto& s : doc["services"]) out.push_back(s);
+  }
+  return out;
+}
+
+int RegisterFiles(const std::string& http_addr, const std::vector<std::string>& files) {
+  for (const std::string& file : files) {
+    auto services = ServiceObjects(file);
+    if (!services.ok()) return Fail(services.status());
+    for (const auto& service : *services) {
+      if (int rc = AgentPut(http_addr, "/v1/agent/service/register", service.dump()); rc != 0) return rc;
+      std::printf("Registered service: %s\n", service.value("name", service.value("Name", "")).c_str());
+    }
+  }
+  return 0;
+}
+
+int DeregisterServices(const std::string& http_addr, const std::vector<std::string>& files,
+                       const std::string& id) {
+  std::vector<std::string> ids;
+  if (!id.empty()) ids.push_back(id);
+  for (const std::string& file : files) {
+    std::ifstream in(file);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    auto definitions = svcdns::agent::ParseServiceDefinitions(ss.str(), file);
+    if (!definitions.ok()) return Fail(definitions.status());
+    for (const auto& def : *definitions) ids.push_back(def.service.id);
+  }
+  if (ids.empty()) return Fail(absl::InvalidArgumentError("name definition files or --id"));
+  for (const std::string& service_id : ids) {
+    if (int rc = AgentPut(http_addr, "/v1/agent/service/deregister/" + service_id, ""); rc != 0) return rc;
+    std::printf("Deregistered service: %s\n", service_id.c_str());
+  }
+  return 0;
+}
+
 // `svcdns members`: a table in the manner of `consul members`.
 int PrintMembers(const std::string& http_addr, bool as_json) {
   auto response = svcdns::cli::HttpRequest("GET", http_addr, "/v1/agent/members");
@@ -107,6 +168,10 @@ int PrintMembers(const std::string& http_addr, bool as_json) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Consul spells it `-id`; CLI11 long options take two dashes.
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]) == "-id") argv[i] = const_cast<char*>("--id");
+  }
   CLI::App app{"svcdns: a fast authoritative DNS front-end for a service catalog"};
   app.require_subcommand(1);
   std::string log_level = "info";
@@ -201,6 +266,68 @@ int main(int argc, char** argv) {
   validate_cmd->add_option("dir", validate_dir, "A directory of *.json definitions")
       ->required()->check(CLI::ExistingDirectory);
 
+  // agent
+  svcdns::server::AgentCommandOptions agent_cmd_options;
+  auto& agent_opts = agent_cmd_options.agent;
+  agent_opts.node.name = HostName();
+  agent_opts.node.address = "127.0.0.1";
+  agent_opts.node.datacenter = "dc1";
+  std::vector<std::string> node_meta;
+  std::string agent_token_file, agent_keepalive = "10s";
+  CLI::App* agent_cmd = app.add_subcommand(
+      "agent", "Run the agent of this node: definitions, health checks, registration API");
+  agent_cmd->add_option("--config-dir", agent_opts.config_dir,
+                        "Consul-format service definitions (*.json)")
+      ->check(CLI::ExistingDirectory);
+  agent_cmd->add_option("--join", agent_cmd_options.join,
+                        "HOST:PORT of a server's --ingest-addr (repeatable; retried forever)");
+  agent_cmd->add_option("--node", agent_opts.node.name, "This node's name")->capture_default_str();
+  agent_cmd->add_option("--datacenter", agent_opts.node.datacenter, "This node's datacenter")
+      ->capture_default_str();
+  agent_cmd->add_option("--advertise", agent_opts.node.address, "This node's address")
+      ->capture_default_str();
+  agent_cmd->add_option("--node-meta", node_meta, "KEY=VALUE (repeatable)");
+  agent_cmd->add_option("--data-dir", agent_opts.data_dir,
+                        "Keep services registered through the API here");
+  agent_cmd->add_option("--http-addr", agent_cmd_options.http_addr,
+                        "HOST:PORT of the registration API; empty: off")->capture_default_str();
+  agent_cmd->add_option("--ingest-token", agent_cmd_options.join_options.token,
+                        "Token the servers require");
+  agent_cmd->add_option("--ingest-token-file", agent_token_file, "Read --ingest-token from a file")
+      ->check(CLI::ExistingFile);
+  agent_cmd->add_option("--tls-ca-file", agent_cmd_options.join_options.tls_ca_file,
+                        "Verify servers against this CA (enables TLS)")->check(CLI::ExistingFile);
+  agent_cmd->add_option("--tls-cert-file", agent_cmd_options.join_options.tls_cert_file,
+                        "Client certificate for mutual TLS")->check(CLI::ExistingFile);
+  agent_cmd->add_option("--tls-key-file", agent_cmd_options.join_options.tls_key_file,
+                        "Client private key for mutual TLS")->check(CLI::ExistingFile);
+  agent_cmd->add_option("--tls-server-name", agent_cmd_options.join_options.tls_server_name,
+                        "Name the server certificate must carry (default: the --join host)");
+  agent_cmd->add_option("--encrypt", agent_cmd_options.join_options.encrypt_key,
+                        "Shared key (svcdns keygen), as the servers'");
+  agent_cmd->add_option("--agent-keepalive", agent_keepalive, "Keepalive ping interval")
+      ->check(duration)->capture_default_str();
+
+  // services register / deregister, reload
+  std::string client_http = "127.0.0.1:8500";
+  std::vector<std::string> service_files;
+  std::string deregister_id;
+  CLI::App* services_cmd = app.add_subcommand("services", "Register or deregister services");
+  services_cmd->require_subcommand(1);
+  CLI::App* register_cmd = services_cmd->add_subcommand(
+      "register", "Register the services of definition files with the local agent");
+  register_cmd->add_option("files", service_files, "Definition files")->required()
+      ->check(CLI::ExistingFile);
+  register_cmd->add_option("--http-addr", client_http, "The agent's HTTP API")->capture_default_str();
+  CLI::App* deregister_cmd = services_cmd->add_subcommand(
+      "deregister", "Deregister the services of definition files, or one by --id");
+  deregister_cmd->add_option("files", service_files, "Definition files")->check(CLI::ExistingFile);
+  deregister_cmd->add_option("--id", deregister_id, "A service id (also -id)");
+  deregister_cmd->add_option("--http-addr", client_http, "The agent's HTTP API")->capture_default_str();
+  CLI::App* reload_cmd = app.add_subcommand(
+      "reload", "Make the local agent re-read its --config-dir");
+  reload_cmd->add_option("--http-addr", client_http, "The agent's HTTP API")->capture_default_str();
+
   // keygen
   CLI::App* keygen_cmd = app.add_subcommand(
       "keygen", "Print a new shared key for --encrypt (base64 of 32 random bytes)");
@@ -250,6 +377,26 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (members_cmd->parsed()) return PrintMembers(members_http, members_json);
+  if (agent_cmd->parsed()) {
+    for (const std::string& kv : node_meta) {
+      size_t eq = kv.find('=');
+      if (eq == std::string::npos || eq == 0) {
+        return Fail(absl::InvalidArgumentError(absl::StrCat("--node-meta \"", kv, "\": expected KEY=VALUE")));
+      }
+      agent_opts.node.meta[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+    agent_cmd_options.join_options.keepalive = Duration(agent_keepalive);
+    if (!agent_token_file.empty()) {
+      auto token = ReadTokenFile(agent_token_file);
+      if (!token.ok()) return Fail(token.status());
+      agent_cmd_options.join_options.token = *token;
+    }
+    absl::Status status = svcdns::server::RunAgent(std::move(agent_cmd_options));
+    return status.ok() ? 0 : Fail(status);
+  }
+  if (register_cmd->parsed()) return RegisterFiles(client_http, service_files);
+  if (deregister_cmd->parsed()) return DeregisterServices(client_http, service_files, deregister_id);
+  if (reload_cmd->parsed()) return AgentPut(client_http, "/v1/agent/reload", "");
   if (validate_cmd->parsed()) {
     auto definitions = svcdns::agent::LoadConfigDir(validate_dir);
     if (!definitions.ok()) return Fail(definitions.status());
