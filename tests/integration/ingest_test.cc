@@ -1,7 +1,11 @@
 // Agent streams into the real `svcdns serve`, over real loopback sockets with
 // a real gRPC client; the effect is checked through DNS.
 #include <signal.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
@@ -281,6 +285,42 @@ TEST_F(IngestTest, FrozenAgentIsDetectedByKeepaliveAndFailedAfterGrace) {
   int status;
   waitpid(pid, &status, 0);
   EXPECT_NE(server_->Log().find("node=frozen"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace svcdns::testing
+
+namespace svcdns::testing {
+namespace {
+
+// Raw bytes that are not HTTP/2 on the ingest port: the connection is
+// refused by gRPC; streams before and after are unaffected.
+TEST_F(IngestTest, GarbageOnTheIngestPortIsRefused) {
+  StartServer();
+  auto before = Connect();
+  ASSERT_TRUE(before->Register("agent1", "10.9.0.1", {ServiceProto("api", "api", 80)}));
+  for (const std::string& junk :
+       {std::string("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), std::string(5000, '\xff'),
+        std::string("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n") + std::string(100, '\0')}) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(server_->ingest_port());
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+    send(fd, junk.data(), junk.size(), MSG_NOSIGNAL);
+    timeval tv{5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    char buf[4096];
+    ssize_t n;
+    size_t total = 0;
+    while ((n = recv(fd, buf, sizeof(buf), 0)) > 0) total += n;
+    EXPECT_EQ(n, 0) << "the server should close the connection";  // not a timeout
+    close(fd);
+  }
+  auto after = Connect();
+  ASSERT_TRUE(after->Register("agent2", "10.9.0.2", {ServiceProto("api2", "api", 80)}));
+  EXPECT_EQ(A("api.service.consul"), (std::vector<std::string>{"10.9.0.1", "10.9.0.2"}));
 }
 
 }  // namespace
