@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "base/log.h"
+#include "base/systemd_notify.h"
 #include "catalog/validation.h"
 #include "server/http_api.h"
 #include "server/uv_handle.h"
@@ -96,7 +97,9 @@ absl::Status RunAgent(AgentCommandOptions options) {
              " join=", absl::StrJoin(options.join, ","),
              " http=", options.http_addr.empty() ? "off" : absl::StrCat(
                  options.http_addr.substr(0, options.http_addr.rfind(':')), ":", http.port()));
+  NotifyReady(absl::StrCat("agent of ", options.agent.node.name));
   uv_run(uv, UV_RUN_DEFAULT);
+  NotifyStopping();
   http.Stop();
   uv_loop_close(uv);
   SVCDNS_LOG(kInfo, "stopped");

@@ -88,6 +88,7 @@ void CatalogOwner::Process(StreamEvent& event) {
   absl::Time now = absl::Now();
   if (event.kind == StreamEvent::Kind::kEnded) {
     if (sinks_.erase(event.stream) > 0) {
+      stats_.streams.Set(sinks_.size());
       store_.StreamEnded(event.stream, now);
       if (!closing_) ScheduleExpiry();
     }
@@ -99,18 +100,22 @@ void CatalogOwner::Process(StreamEvent& event) {
     case StreamEvent::Kind::kHello: {
       auto previous = store_.Hello(event.stream, event.node, now);
       if (!previous.ok()) {
+        stats_.rejected[static_cast<int>(previous.status().code()) % 17].Add();
         event.sink->Fail(previous.status());
         return;
       }
+      stats_.applied.Add();
       if (*previous != 0) {
         auto it = sinks_.find(*previous);
         if (it != sinks_.end()) {
           it->second->Fail(absl::AbortedError(absl::StrCat(
               "node \"", event.node.name, "\" was taken over by another stream")));
           sinks_.erase(it);
+          stats_.rejected[static_cast<int>(absl::StatusCode::kAborted)].Add();
         }
       }
       sinks_[event.stream] = event.sink;
+      stats_.streams.Set(sinks_.size());
       SVCDNS_LOG(kInfo, "agent_connected", "node=", event.node.name,
                  " address=", event.node.address, " stream=", event.stream,
                  *previous != 0 ? " took_over=true" : "");
@@ -127,9 +132,11 @@ void CatalogOwner::Process(StreamEvent& event) {
                             event.leaving, now)
               : store_.Update(event.stream, event.changes, now);
       if (!status.ok()) {
+        stats_.rejected[static_cast<int>(status.code()) % 17].Add();
         event.sink->Fail(status);
         return;
       }
+      stats_.applied.Add();
       pending_acks_.push_back({event.stream, event.sequence});
       MarkDirty();
       break;
@@ -162,6 +169,11 @@ absl::Status CatalogOwner::Publish() {
     size_t instances = (*snapshot)->instance_count;
     publisher_->Publish(*std::move(snapshot));
     published_index_ = catalog.index;
+    stats_.publications.Add();
+    stats_.index.Set(published_index_);
+    stats_.instances.Set(instances);
+    stats_.last_build_us.Set(absl::ToInt64Microseconds(absl::Now() - start));
+    stats_.published_at_unix.Set(absl::ToUnixSeconds(absl::Now()));
     SVCDNS_LOG(kDebug, "snapshot_published", "index=", published_index_,
                " nodes=", catalog.nodes.size(), " healthy_instances=", instances,
                " build_ms=", absl::ToDoubleMilliseconds(absl::Now() - start));

@@ -17,6 +17,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "base/counter.h"
 #include "catalog/catalog_store.h"
 #include "catalog/snapshot_builder.h"
 #include "catalog/snapshot_publisher.h"
@@ -61,6 +62,19 @@ class CatalogOwner {
   // Publishes pending changes now rather than after the coalescing window.
   absl::Status PublishNow() { return Publish(); }
   const catalog::CatalogStore& store() const { return store_; }
+
+  // For metrics, readable from any thread.
+  struct Stats {
+    Counter streams;            // connected now
+    Counter applied;            // Hello/Sync/Update messages applied
+    Counter rejected[17];       // by absl::StatusCode
+    Counter publications;
+    Counter index;              // of the published snapshot
+    Counter instances;          // healthy instances served
+    Counter last_build_us;      // snapshot build + publish of the last one
+    Counter published_at_unix;
+  };
+  const Stats& stats() const { return stats_; }
   uint64_t published_index() const { return published_index_; }
 
  private:
@@ -92,6 +106,7 @@ class CatalogOwner {
   };
   std::vector<PendingAck> pending_acks_;
   std::vector<std::function<void(const catalog::Catalog&)>> index_callbacks_;
+  Stats stats_;
 };
 
 }  // namespace svcdns::server

@@ -26,6 +26,8 @@ class DnsServer {
   absl::Status Start(std::vector<ListenAddress> addresses, int workers);
   void Stop();
 
+  const std::vector<std::unique_ptr<DnsWorker>>& workers() const { return workers_; }
+
   // The addresses actually bound (ports resolved).
   const std::vector<ListenAddress>& addresses() const { return addresses_; }
 

@@ -126,6 +126,7 @@ class TcpConnection {
 
   void Start() {
     worker_->connections_.insert(this);
+    worker_->tcp_open_.Set(worker_->connections_.size());
     uv_tcp_nodelay(&handle_, 1);
     uv_read_start(stream(), OnAlloc, OnRead);
     ResetIdle();
@@ -135,6 +136,7 @@ class TcpConnection {
     if (closing_) return;
     closing_ = true;
     worker_->connections_.erase(this);
+    worker_->tcp_open_.Set(worker_->connections_.size());
     uv_timer_stop(&idle_);
     auto on_close = [](uv_handle_t* h) {
       auto* self = static_cast<TcpConnection*>(h->data);
@@ -261,6 +263,7 @@ class TcpListener {
     if (uv_accept(server, connection->stream()) != 0 ||
         self->worker_->connections_.size() >= self->worker_->options_.tcp_max_connections) {
       connection->Close();  // over the limit: refuse by closing at once
+      self->worker_->tcp_refused_.Add();
       return;
     }
     connection->Start();

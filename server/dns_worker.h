@@ -40,6 +40,11 @@ class DnsWorker {
   // Closes every socket and connection, then joins the thread.
   void Stop();
 
+  // Readable from any thread (metrics).
+  const ResponderStats& stats() const { return responder_.stats(); }
+  uint64_t tcp_open() const { return tcp_open_.Get(); }
+  uint64_t tcp_refused() const { return tcp_refused_.Get(); }
+
  private:
   friend class UdpSocket;
   friend class TcpListener;
@@ -65,6 +70,8 @@ class DnsWorker {
   std::vector<TcpListener*> tcp_listeners_;
   absl::flat_hash_set<TcpConnection*> connections_;
   std::unique_ptr<uint8_t[]> tcp_scratch_;  // one answer: 2 + 65535 bytes
+  Counter tcp_open_;
+  Counter tcp_refused_;
 };
 
 }  // namespace svcdns::server

@@ -70,6 +70,7 @@ struct HttpApi::Impl {
   }
 
   agent::Agent* agent = nullptr;
+  std::function<std::string()> metrics;
 
   // A write to the agent, once its whole body has arrived.
   MHD_Result HandleWrite(MHD_Connection* c, const char* url, const char* method, Request* r) {
@@ -106,6 +107,9 @@ struct HttpApi::Impl {
         return MHD_YES;
       }
       return HandleWrite(c, url, method, request);
+    }
+    if (metrics && std::string(url) == "/metrics" && request == nullptr) {
+      return Reply(c, 200, metrics(), View()->index, "text/plain; version=0.0.4");
     }
     if (agent != nullptr && request == nullptr) {
       auto reply = agent->HandleHttp(verb, url, "", "");
@@ -205,6 +209,10 @@ void HttpApi::Stop() {
 int HttpApi::port() const { return impl_->port; }
 
 void HttpApi::ServeAgent(agent::Agent* agent) { impl_->agent = agent; }
+
+void HttpApi::ServeMetrics(std::function<std::string()> render) {
+  impl_->metrics = std::move(render);
+}
 
 void HttpApi::Publish(std::shared_ptr<const CatalogView> view) {
   std::lock_guard<std::mutex> lock(impl_->mu);

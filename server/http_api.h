@@ -6,6 +6,7 @@
 #ifndef SVCDNS_SERVER_HTTP_API_H_
 #define SVCDNS_SERVER_HTTP_API_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -31,6 +32,8 @@ class HttpApi {
   // Routes the agent's endpoints (registration, checks, reload) to `agent`.
   // Call before Start().
   void ServeAgent(agent::Agent* agent);
+  // Serves GET /metrics from `render`. Call before Start().
+  void ServeMetrics(std::function<std::string()> render);
 
   struct Impl;
 

@@ -52,9 +52,8 @@ size_t Responder::Answer(const Snapshot& snapshot, const uint8_t* packet,
                          size_t size, Transport transport, uint8_t* out) {
   dns::Query& q = query_;
   dns::QueryStatus status = dns::ParseQuery(packet, size, &q);
-  ++stats_.queries;
   if (status == dns::QueryStatus::kDrop) {
-    ++stats_.dropped;
+    stats_.dropped.Add();
     return 0;
   }
   size_t limit = dns::kMaxMessageSize;
@@ -87,7 +86,6 @@ size_t Responder::Answer(const Snapshot& snapshot, const uint8_t* packet,
     case dns::QueryStatus::kBadVers:
       reply.rcode = dns::kRcodeBadVers;
       reply.authoritative = false;
-      ++stats_.badvers;
       break;
     case dns::QueryStatus::kDrop:
       break;
@@ -109,7 +107,7 @@ size_t Responder::Answer(const Snapshot& snapshot, const uint8_t* packet,
   if (reply.authoritative) flags |= dns::kFlagAa;
   if (reply.truncated) {
     flags |= dns::kFlagTc;
-    ++stats_.truncated;
+    stats_.truncated.Add();
   }
   uint8_t* h = w.data();
   dns::Store16(h, q.id);
@@ -118,7 +116,13 @@ size_t Responder::Answer(const Snapshot& snapshot, const uint8_t* packet,
   dns::Store16(h + 6, reply.answers);
   dns::Store16(h + 8, reply.authority);
   dns::Store16(h + 10, reply.additional);
-  if (reply.rcode < 6) ++stats_.by_rcode[reply.rcode];
+  size_t rcode_slot = reply.rcode < 6 ? reply.rcode : kRcodeSlots - 1;
+  stats_.answered[transport == Transport::kTcp][rcode_slot].Add();
+  size_t type_slot = kTypeSlots - 1;
+  for (size_t i = 0; i + 1 < kTypeSlots; ++i) {
+    if (kCountedTypes[i] == q.qtype) type_slot = i;
+  }
+  if (q.has_question) stats_.by_type[type_slot].Add();
   return w.position();
 }
 

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "base/counter.h"
 #include "catalog/name_grammar.h"
 #include "catalog/snapshot.h"
 #include "dns/protocol.h"
@@ -25,13 +26,22 @@ struct ResponderOptions {
 
 enum class Transport : uint8_t { kUdp, kTcp };
 
-// Per-worker counters; a metrics scrape sums them across workers.
+// The query types counted one by one; the rest are "other".
+inline constexpr uint16_t kCountedTypes[] = {1, 28, 33, 255, 12, 16, 6, 2, 43, 48};
+inline constexpr const char* kCountedTypeNames[] = {"A", "AAAA", "SRV", "ANY", "PTR", "TXT",
+                                                    "SOA", "NS", "DS", "DNSKEY", "other"};
+inline constexpr size_t kTypeSlots = sizeof(kCountedTypeNames) / sizeof(kCountedTypeNames[0]);
+inline constexpr const char* kRcodeNames[] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN",
+                                              "NOTIMP", "REFUSED", "BADVERS"};
+inline constexpr size_t kRcodeSlots = 7;
+
+// Per-worker counters (written by the worker alone); a metrics scrape sums
+// them across workers.
 struct ResponderStats {
-  uint64_t queries = 0;
-  uint64_t dropped = 0;     // too short, or responses
-  uint64_t truncated = 0;
-  uint64_t by_rcode[6] = {};  // NOERROR .. REFUSED
-  uint64_t badvers = 0;
+  Counter answered[2][kRcodeSlots];  // [udp, tcp][rcode]
+  Counter by_type[kTypeSlots];
+  Counter dropped;                   // too short, or responses
+  Counter truncated;
 };
 
 class Responder {

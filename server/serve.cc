@@ -12,11 +12,13 @@
 #include "absl/time/clock.h"
 #include "agent/agent.h"
 #include "base/log.h"
+#include "base/systemd_notify.h"
 #include "catalog/catalog_file.h"
 #include "catalog/validation.h"
 #include "server/dns_server.h"
 #include "server/http_api.h"
 #include "server/local_agent_transport.h"
+#include "server/metrics.h"
 #include "server/uv_handle.h"
 
 namespace svcdns::server {
@@ -64,6 +66,7 @@ void InstallSignals(uv_loop_t* uv, ServeLoop& loop) {
   uv_signal_start(&loop.hup, [](uv_signal_t* s, int) {
     auto& loop = *static_cast<ServeLoop*>(s->data);
     SVCDNS_LOG(kInfo, "reload", "signal=SIGHUP");
+    NotifyReloading();
     if (loop.agent != nullptr) {
       if (auto status = loop.agent->Reload(); !status.ok()) {
         SVCDNS_LOG(kError, "reload_failed", "keeping=previous_services error=",
@@ -74,6 +77,7 @@ void InstallSignals(uv_loop_t* uv, ServeLoop& loop) {
       SVCDNS_LOG(kError, "reload_failed", "keeping=previous_snapshot error=",
                  Quote(status.message()));
     }
+    NotifyReady("reloaded");
   }, SIGHUP);
   auto stop = [](uv_signal_t* s, int signum) {
     auto& loop = *static_cast<ServeLoop*>(s->data);
@@ -151,6 +155,7 @@ absl::Status RunServe(ServeOptions options) {
     if (auto status = ingest.Start(options.ingest, owner.queue()); !status.ok()) return status;
   }
   if (!options.http_addr.empty()) {
+    http.ServeMetrics([&] { return RenderMetrics(server, owner); });
     if (auto status = http.Start(options.http_addr); !status.ok()) return status;
     loop.http_waits = new uv_timer_t;
     loop.http_waits->data = &http;
@@ -170,7 +175,9 @@ absl::Status RunServe(ServeOptions options) {
              " workers=", options.workers, " domain=", options.snapshot.domain,
              " datacenter=", options.snapshot.datacenter, " node=", options.node);
 
+  NotifyReady(absl::StrCat("serving ", absl::StrJoin(bound, ",")));
   uv_run(uv, UV_RUN_DEFAULT);
+  NotifyStopping();
 
   // Ending the streams needs the owner to release them: drain while the
   // ingest server shuts down.

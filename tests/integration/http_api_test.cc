@@ -9,6 +9,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/testing/agent_stream.h"
+#include "tests/testing/dns_client.h"
 #include "tests/testing/server_process.h"
 
 namespace svcdns::testing {
@@ -170,6 +171,44 @@ TEST(KeygenTest, PrintsBase64Of32Bytes) {
   ASSERT_EQ(ServerProcess::RunToExit({"keygen"}, &b), 0);
   EXPECT_EQ(a.size(), 45u);  // 44 base64 characters and a newline
   EXPECT_NE(a, b);
+}
+
+}  // namespace
+}  // namespace svcdns::testing
+
+namespace svcdns::testing {
+namespace {
+
+// GET with curl, raw body.
+std::string GetText(uint16_t port, const std::string& path) {
+  std::string cmd = "curl -s --max-time 10 'http://127.0.0.1:" + std::to_string(port) + path + "'";
+  FILE* f = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), f)) > 0) out.append(buf, n);
+  pclose(f);
+  return out;
+}
+
+TEST_F(HttpApiTest, MetricsCountQueriesAndStreams) {
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(Query("127.0.0.1", server_->port(), "web.service.consul", LDNS_RR_TYPE_SRV).ok());
+  }
+  QueryOptions tcp;
+  tcp.tcp = true;
+  ASSERT_TRUE(Query("127.0.0.1", server_->port(), "nope.service.consul", LDNS_RR_TYPE_A, tcp).ok());
+  AgentStream agent(server_->ingest_port());
+  ASSERT_TRUE(agent.Register("agent1", "10.9.0.1", {ServiceProto("api1", "api", 80)}));
+  std::string metrics = GetText(server_->http_port(), "/metrics");
+  EXPECT_NE(metrics.find("# TYPE svcdns_dns_responses_total counter"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("svcdns_dns_responses_total{transport=\"udp\",rcode=\"NOERROR\"} 3"),
+            std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("svcdns_dns_responses_total{transport=\"tcp\",rcode=\"NXDOMAIN\"} 1"),
+            std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("svcdns_dns_queries_by_type_total{qtype=\"SRV\"} 3"), std::string::npos);
+  EXPECT_NE(metrics.find("svcdns_ingest_streams 2"), std::string::npos) << metrics;  // + the local agent
+  EXPECT_NE(metrics.find("svcdns_snapshot_instances 14"), std::string::npos) << metrics;
 }
 
 }  // namespace

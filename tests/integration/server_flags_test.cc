@@ -119,6 +119,7 @@ pid_t SpawnAndSignalWhenListening(int signum, std::string* log, int* read_fd) {
   int fds[2];
   if (pipe(fds) != 0) return -1;
   std::vector<std::string> args = {SVCDNS_BINARY, "serve", "--dns-addr", "127.0.0.1:0",
+                                   "--ingest-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
                                    "--workers", "2", "--config-dir", ExampleServicesDir(),
                                    "--node", "demo"};
   std::vector<char*> argv;
