@@ -8,42 +8,11 @@
 #include "base/systemd_notify.h"
 #include "catalog/validation.h"
 #include "server/http_api.h"
+#include "server/process_signals.h"
 #include "server/uv_handle.h"
 
 namespace svcdns::server {
 namespace {
-
-struct AgentLoop {
-  agent::Agent* agent;
-  uv_signal_t hup, term, intr;
-  uv_timer_t* http_waits = nullptr;
-};
-
-void InstallSignals(uv_loop_t* uv, AgentLoop& loop) {
-  uv_signal_init(uv, &loop.hup);
-  uv_signal_init(uv, &loop.term);
-  uv_signal_init(uv, &loop.intr);
-  loop.hup.data = loop.term.data = loop.intr.data = &loop;
-  uv_signal_start(&loop.hup, [](uv_signal_t* s, int) {
-    auto& loop = *static_cast<AgentLoop*>(s->data);
-    SVCDNS_LOG(kInfo, "reload", "signal=SIGHUP");
-    if (auto status = loop.agent->Reload(); !status.ok()) {
-      SVCDNS_LOG(kError, "reload_failed", "keeping=previous_services error=",
-                 Quote(status.message()));
-    }
-  }, SIGHUP);
-  auto stop = [](uv_signal_t* s, int signum) {
-    auto& loop = *static_cast<AgentLoop*>(s->data);
-    SVCDNS_LOG(kInfo, "stopping", "signal=", signum, " leaving=true");
-    uv_close(reinterpret_cast<uv_handle_t*>(&loop.hup), nullptr);
-    uv_close(reinterpret_cast<uv_handle_t*>(&loop.term), nullptr);
-    uv_close(reinterpret_cast<uv_handle_t*>(&loop.intr), nullptr);
-    loop.agent->Stop(/*leave=*/true);
-    CloseHandle(loop.http_waits);
-  };
-  uv_signal_start(&loop.term, stop, SIGTERM);
-  uv_signal_start(&loop.intr, stop, SIGINT);
-}
 
 }  // namespace
 
@@ -51,8 +20,21 @@ absl::Status RunAgent(AgentCommandOptions options) {
   if (auto s = catalog::ValidateNode(options.agent.node); !s.ok()) return s;
   uv_loop_t* uv = uv_default_loop();
   agent::Agent agent(uv, options.agent);
-  AgentLoop loop{&agent};
-  InstallSignals(uv, loop);
+  uv_timer_t* http_waits = nullptr;
+  ProcessSignals signals(
+      uv,
+      [&agent] {
+        SVCDNS_LOG(kInfo, "reload", "signal=SIGHUP");
+        if (auto status = agent.Reload(); !status.ok()) {
+          SVCDNS_LOG(kError, "reload_failed", "keeping=previous_services error=",
+                     Quote(status.message()));
+        }
+      },
+      [&agent, &http_waits](int signum) {
+        SVCDNS_LOG(kInfo, "stopping", "signal=", signum, " leaving=true");
+        agent.Stop(/*leave=*/true);
+        CloseHandle(http_waits);
+      });
 
   auto credentials = agent::MakeChannelCredentials(options.join_options);
   if (!credentials.ok()) return credentials.status();
@@ -85,10 +67,10 @@ absl::Status RunAgent(AgentCommandOptions options) {
   if (auto status = agent.Start(std::move(transports)); !status.ok()) return status;
   if (!options.http_addr.empty()) {
     if (auto status = http.Start(options.http_addr); !status.ok()) return status;
-    loop.http_waits = new uv_timer_t;
-    loop.http_waits->data = &http;
-    uv_timer_init(uv, loop.http_waits);
-    uv_timer_start(loop.http_waits, [](uv_timer_t* t) {
+    http_waits = new uv_timer_t;
+    http_waits->data = &http;
+    uv_timer_init(uv, http_waits);
+    uv_timer_start(http_waits, [](uv_timer_t* t) {
       static_cast<HttpApi*>(t->data)->ExpireWaits();
     }, 100, 100);
   }

@@ -19,6 +19,7 @@
 #include "server/http_api.h"
 #include "server/local_agent_transport.h"
 #include "server/metrics.h"
+#include "server/process_signals.h"
 #include "server/uv_handle.h"
 
 namespace svcdns::server {
@@ -36,7 +37,6 @@ struct ServeLoop {
   CatalogOwner* owner;
   HttpApi* http;
   agent::Agent* agent;  // the server's own node, with --config-dir
-  uv_signal_t hup, term, intr;
   uv_timer_t* http_waits = nullptr;
 };
 
@@ -54,44 +54,6 @@ absl::Status Reload(ServeLoop& loop) {
              " file_nodes=", nodes,
              " build_ms=", absl::ToDoubleMilliseconds(absl::Now() - start));
   return absl::OkStatus();
-}
-
-// Signals are handled from the start, before anything listens: a SIGHUP
-// or SIGTERM sent the moment the server says it listens must not kill it.
-void InstallSignals(uv_loop_t* uv, ServeLoop& loop) {
-  uv_signal_init(uv, &loop.hup);
-  uv_signal_init(uv, &loop.term);
-  uv_signal_init(uv, &loop.intr);
-  loop.hup.data = loop.term.data = loop.intr.data = &loop;
-  uv_signal_start(&loop.hup, [](uv_signal_t* s, int) {
-    auto& loop = *static_cast<ServeLoop*>(s->data);
-    SVCDNS_LOG(kInfo, "reload", "signal=SIGHUP");
-    NotifyReloading();
-    if (loop.agent != nullptr) {
-      if (auto status = loop.agent->Reload(); !status.ok()) {
-        SVCDNS_LOG(kError, "reload_failed", "keeping=previous_services error=",
-                   Quote(status.message()));
-      }
-    }
-    if (auto status = Reload(loop); !status.ok()) {
-      SVCDNS_LOG(kError, "reload_failed", "keeping=previous_snapshot error=",
-                 Quote(status.message()));
-    }
-    NotifyReady("reloaded");
-  }, SIGHUP);
-  auto stop = [](uv_signal_t* s, int signum) {
-    auto& loop = *static_cast<ServeLoop*>(s->data);
-    SVCDNS_LOG(kInfo, "stopping", "signal=", signum);
-    uv_close(reinterpret_cast<uv_handle_t*>(&loop.hup), nullptr);
-    uv_close(reinterpret_cast<uv_handle_t*>(&loop.term), nullptr);
-    uv_close(reinterpret_cast<uv_handle_t*>(&loop.intr), nullptr);
-    if (loop.agent != nullptr) loop.agent->Stop(/*leave=*/false);
-    loop.owner->Drain();
-    loop.owner->Close();
-    CloseHandle(loop.http_waits);
-  };
-  uv_signal_start(&loop.term, stop, SIGTERM);
-  uv_signal_start(&loop.intr, stop, SIGINT);
 }
 
 }  // namespace
@@ -113,7 +75,30 @@ absl::Status RunServe(ServeOptions options) {
   HttpApi http;
   std::unique_ptr<agent::Agent> local_agent;
   ServeLoop loop{&options, &owner, &http, nullptr};
-  InstallSignals(uv, loop);
+  ProcessSignals signals(
+      uv,
+      [&loop] {
+        SVCDNS_LOG(kInfo, "reload", "signal=SIGHUP");
+        NotifyReloading();
+        if (loop.agent != nullptr) {
+          if (auto status = loop.agent->Reload(); !status.ok()) {
+            SVCDNS_LOG(kError, "reload_failed", "keeping=previous_services error=",
+                       Quote(status.message()));
+          }
+        }
+        if (auto status = Reload(loop); !status.ok()) {
+          SVCDNS_LOG(kError, "reload_failed", "keeping=previous_snapshot error=",
+                     Quote(status.message()));
+        }
+        NotifyReady("reloaded");
+      },
+      [&loop](int signum) {
+        SVCDNS_LOG(kInfo, "stopping", "signal=", signum);
+        if (loop.agent != nullptr) loop.agent->Stop(/*leave=*/false);
+        loop.owner->Drain();
+        loop.owner->Close();
+        CloseHandle(loop.http_waits);
+      });
   owner.OnPublish([&](const catalog::Catalog& catalog) {
     auto view = std::make_shared<CatalogView>();
     view->index = catalog.index;

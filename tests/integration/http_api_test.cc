@@ -21,15 +21,22 @@ struct HttpResult {
   nlohmann::json body;
 };
 
-// GET with curl; headers parsed for the status and X-Consul-Index.
-HttpResult Get(uint16_t port, const std::string& path) {
-  std::string cmd = "curl -s -i --max-time 20 'http://127.0.0.1:" + std::to_string(port) + path + "'";
+// The output of curl with `flags` for the path.
+std::string Curl(uint16_t port, const std::string& path, const std::string& flags = "") {
+  std::string cmd = "curl -s --max-time 20 " + flags + " 'http://127.0.0.1:" +
+                    std::to_string(port) + path + "'";
   FILE* f = popen(cmd.c_str(), "r");
   std::string out;
   char buf[4096];
   size_t n;
   while ((n = fread(buf, 1, sizeof(buf), f)) > 0) out.append(buf, n);
   pclose(f);
+  return out;
+}
+
+// GET with curl; headers parsed for the status and X-Consul-Index.
+HttpResult Get(uint16_t port, const std::string& path) {
+  std::string out = Curl(port, path, "-i");
   HttpResult r;
   size_t sp = out.find(' ');
   if (sp != std::string::npos) r.status = std::atoi(out.c_str() + sp + 1);
@@ -179,18 +186,6 @@ TEST(KeygenTest, PrintsBase64Of32Bytes) {
 namespace svcdns::testing {
 namespace {
 
-// GET with curl, raw body.
-std::string GetText(uint16_t port, const std::string& path) {
-  std::string cmd = "curl -s --max-time 10 'http://127.0.0.1:" + std::to_string(port) + path + "'";
-  FILE* f = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), f)) > 0) out.append(buf, n);
-  pclose(f);
-  return out;
-}
-
 TEST_F(HttpApiTest, MetricsCountQueriesAndStreams) {
   for (int i = 0; i < 3; ++i) {
     ASSERT_TRUE(Query("127.0.0.1", server_->port(), "web.service.consul", LDNS_RR_TYPE_SRV).ok());
@@ -200,7 +195,7 @@ TEST_F(HttpApiTest, MetricsCountQueriesAndStreams) {
   ASSERT_TRUE(Query("127.0.0.1", server_->port(), "nope.service.consul", LDNS_RR_TYPE_A, tcp).ok());
   AgentStream agent(server_->ingest_port());
   ASSERT_TRUE(agent.Register("agent1", "10.9.0.1", {ServiceProto("api1", "api", 80)}));
-  std::string metrics = GetText(server_->http_port(), "/metrics");
+  std::string metrics = Curl(server_->http_port(), "/metrics");
   EXPECT_NE(metrics.find("# TYPE svcdns_dns_responses_total counter"), std::string::npos) << metrics;
   EXPECT_NE(metrics.find("svcdns_dns_responses_total{transport=\"udp\",rcode=\"NOERROR\"} 3"),
             std::string::npos) << metrics;
