@@ -2,6 +2,7 @@
 // plain options struct to the code that does the work.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -220,6 +221,13 @@ int main(int argc, char** argv) {
       ->check(duration)->capture_default_str();
   serve_cmd->add_option("--tcp-idle-timeout", tcp_idle, "Close idle DNS TCP connections after this")
       ->check(duration)->capture_default_str();
+  std::vector<std::string> recursors;
+  serve_cmd->add_option("--recursor", recursors,
+                        "ADDR[:PORT] for names outside our domains (repeatable; tried in order)");
+  std::string recursor_timeout = "2s";
+  serve_cmd->add_option("--recursor-timeout", recursor_timeout,
+                        "Wait this long for a recursor before trying the next")
+      ->check(duration)->capture_default_str();
   serve_cmd->add_option("--tcp-max-connections", serve.worker.tcp_max_connections,
                         "Open DNS TCP connections per worker")->capture_default_str();
 
@@ -362,6 +370,14 @@ int main(int argc, char** argv) {
       if (!token.ok()) return Fail(token.status());
       serve.ingest.token = *token;
     }
+    for (const std::string& text : recursors) {
+      auto address = svcdns::server::ParseListenAddress(text, /*default_port=*/53);
+      if (!address.ok()) return Fail(address.status());
+      serve.worker.recursors.push_back(*address);
+    }
+    serve.worker.responder.forward_outside = !serve.worker.recursors.empty();
+    serve.worker.recursor_timeout_ms =
+        static_cast<uint64_t>(absl::ToInt64Milliseconds(Duration(recursor_timeout)));
     for (const std::string& text : service_ttls) {
       auto rule = svcdns::catalog::ParseServiceTtlRule(text);
       if (!rule.ok()) return Fail(rule.status());

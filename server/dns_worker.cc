@@ -66,7 +66,17 @@ class UdpSocket {
     size_t n = w->responder_.Answer(w->Snapshot(),
                                     reinterpret_cast<const uint8_t*>(packet),
                                     size, Transport::kUdp, out);
-    if (n == 0) return;
+    if (n == 0) {
+      if (w->responder_.forward()) {
+        ForwardOrigin origin;
+        uv_fileno(reinterpret_cast<uv_handle_t*>(&handle_), &origin.udp_fd);
+        origin.peer_length =
+            from->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+        std::memcpy(&origin.peer, from, origin.peer_length);
+        w->Forward(reinterpret_cast<const uint8_t*>(packet), size, origin);
+      }
+      return;
+    }
     std::memcpy(&peers_[count_], from,
                 from->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in));
     iov_[count_] = {out, n};
@@ -114,7 +124,7 @@ class UdpSocket {
 // order; closed when idle.
 class TcpConnection {
  public:
-  explicit TcpConnection(DnsWorker* worker) : worker_(worker) {
+  explicit TcpConnection(DnsWorker* worker) : worker_(worker), id_(++worker->next_connection_id_) {
     uv_tcp_init(&worker->loop_, &handle_);
     uv_timer_init(&worker->loop_, &idle_);
     handle_.data = this;
@@ -125,17 +135,27 @@ class TcpConnection {
   uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&handle_); }
 
   void Start() {
-    worker_->connections_.insert(this);
+    worker_->connections_[id_] = this;
     worker_->tcp_open_.Set(worker_->connections_.size());
     uv_tcp_nodelay(&handle_, 1);
     uv_read_start(stream(), OnAlloc, OnRead);
     ResetIdle();
   }
 
+  // An answer that came later (from a recursor); answers may come out of
+  // order on a pipelined connection (RFC 7766).
+  void SendLater(const uint8_t* reply, size_t size) {
+    if (closing_) return;
+    char prefix[2] = {static_cast<char>(size >> 8), static_cast<char>(size)};
+    pending_.append(prefix, 2);
+    pending_.append(reinterpret_cast<const char*>(reply), size);
+    if (!writing_) StartWrite();
+  }
+
   void Close() {
     if (closing_) return;
     closing_ = true;
-    worker_->connections_.erase(this);
+    worker_->connections_.erase(id_);
     worker_->tcp_open_.Set(worker_->connections_.size());
     uv_timer_stop(&idle_);
     auto on_close = [](uv_handle_t* h) {
@@ -186,6 +206,12 @@ class TcpConnection {
       if (used_ - pos - 2 < length) break;
       size_t n = worker_->responder_.Answer(worker_->Snapshot(), input_.data() + pos + 2,
                                             length, Transport::kTcp, scratch + 2);
+      if (n == 0 && worker_->responder_.forward()) {
+        ForwardOrigin origin;
+        origin.tcp = true;
+        origin.tcp_connection = id_;
+        worker_->Forward(input_.data() + pos + 2, length, origin);
+      }
       if (n > 0) {
         dns::Store16(scratch, static_cast<uint16_t>(n));
         pending_.append(reinterpret_cast<const char*>(scratch), n + 2);
@@ -228,6 +254,7 @@ class TcpConnection {
   }
 
   DnsWorker* worker_;
+  uint64_t id_;
   uv_tcp_t handle_;
   uv_timer_t idle_;
   uv_write_t write_;
@@ -297,6 +324,14 @@ void DnsWorker::Start() {
   uv_prepare_start(&prepare_, OnPrepare);
   for (int fd : udp_fds_) udp_sockets_.push_back(new UdpSocket(this, fd));
   for (int fd : tcp_fds_) tcp_listeners_.push_back(new TcpListener(this, fd));
+  if (!options_.recursors.empty()) {
+    forwarder_ = std::make_unique<Forwarder>(
+        &loop_, options_.recursors,
+        [this](const ForwardOrigin& origin, const uint8_t* reply, size_t size) {
+          DeliverForwarded(origin, reply, size);
+        },
+        /*max_pending=*/1024, options_.recursor_timeout_ms);
+  }
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -318,6 +353,22 @@ const catalog::Snapshot& DnsWorker::Snapshot() {
   return *publisher_.Current();
 }
 
+void DnsWorker::Forward(const uint8_t* query, size_t size, const ForwardOrigin& origin) {
+  if (forwarder_ == nullptr || !forwarder_->Forward(query, size, origin)) {
+    forward_refused_.Add();  // too many pending: the client will retry
+  }
+}
+
+void DnsWorker::DeliverForwarded(const ForwardOrigin& origin, const uint8_t* reply, size_t size) {
+  if (!origin.tcp) {
+    sendto(origin.udp_fd, reply, size, MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&origin.peer),
+           origin.peer_length);
+    return;
+  }
+  auto it = connections_.find(origin.tcp_connection);
+  if (it != connections_.end()) it->second->SendLater(reply, size);
+}
+
 void DnsWorker::OnPrepare(uv_prepare_t* prepare) {
   // About to block in poll: a quiescent state, so publishers need not wait.
   static_cast<DnsWorker*>(prepare->data)->reader_->Offline();
@@ -327,7 +378,8 @@ void DnsWorker::OnStop(uv_async_t* async) {
   auto* self = static_cast<DnsWorker*>(async->data);
   for (UdpSocket* s : self->udp_sockets_) s->Close();
   for (TcpListener* l : self->tcp_listeners_) l->Close();
-  while (!self->connections_.empty()) (*self->connections_.begin())->Close();
+  while (!self->connections_.empty()) self->connections_.begin()->second->Close();
+  if (self->forwarder_) self->forwarder_->Close();
   self->udp_sockets_.clear();
   self->tcp_listeners_.clear();
   uv_close(reinterpret_cast<uv_handle_t*>(&self->stop_), nullptr);

@@ -10,14 +10,18 @@
 #include <thread>
 #include <vector>
 
-#include "absl/container/flat_hash_set.h"
+#include "absl/container/flat_hash_map.h"
 #include "catalog/snapshot_publisher.h"
+#include "server/forwarder.h"
+#include "server/listen_address.h"
 #include "server/responder.h"
 
 namespace svcdns::server {
 
 struct WorkerOptions {
   ResponderOptions responder;
+  std::vector<ListenAddress> recursors;  // names outside our domains go here
+  uint64_t recursor_timeout_ms = 2000;   // then the next recursor
   uint64_t tcp_idle_timeout_ms = 10000;
   size_t tcp_max_connections = 1024;  // per worker
 };
@@ -44,6 +48,7 @@ class DnsWorker {
   const ResponderStats& stats() const { return responder_.stats(); }
   uint64_t tcp_open() const { return tcp_open_.Get(); }
   uint64_t tcp_refused() const { return tcp_refused_.Get(); }
+  uint64_t forward_refused() const { return forward_refused_.Get(); }
 
  private:
   friend class UdpSocket;
@@ -53,6 +58,9 @@ class DnsWorker {
   void Run();
   // The snapshot to answer from, for the rest of this loop iteration.
   const catalog::Snapshot& Snapshot();
+  // Hands a query to the recursors (after the responder said so).
+  void Forward(const uint8_t* query, size_t size, const ForwardOrigin& origin);
+  void DeliverForwarded(const ForwardOrigin& origin, const uint8_t* reply, size_t size);
   static void OnStop(uv_async_t* async);
   static void OnPrepare(uv_prepare_t* prepare);
 
@@ -68,10 +76,13 @@ class DnsWorker {
   Responder responder_;
   std::vector<UdpSocket*> udp_sockets_;
   std::vector<TcpListener*> tcp_listeners_;
-  absl::flat_hash_set<TcpConnection*> connections_;
+  absl::flat_hash_map<uint64_t, TcpConnection*> connections_;  // by id
+  uint64_t next_connection_id_ = 0;
+  std::unique_ptr<Forwarder> forwarder_;
   std::unique_ptr<uint8_t[]> tcp_scratch_;  // one answer: 2 + 65535 bytes
   Counter tcp_open_;
   Counter tcp_refused_;
+  Counter forward_refused_;
 };
 
 }  // namespace svcdns::server

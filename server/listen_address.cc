@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -39,7 +40,18 @@ std::string ListenAddress::ToString() const {
   return absl::StrCat("[", host, "]:", port());
 }
 
-absl::StatusOr<ListenAddress> ParseListenAddress(absl::string_view text) {
+absl::StatusOr<ListenAddress> ParseListenAddress(absl::string_view text, int default_port) {
+  if (default_port >= 0) {
+    std::string port = absl::StrCat(default_port);
+    size_t colons = std::count(text.begin(), text.end(), ':');
+    if (!text.empty() && text[0] == '[' && text.back() == ']') {
+      return ParseListenAddress(absl::StrCat(text, ":", port));
+    }
+    if (!text.empty() && text[0] != '[' && colons != 1) {  // "10.0.0.1" or "2001:db8::1"
+      return ParseListenAddress(colons == 0 ? absl::StrCat(text, ":", port)
+                                            : absl::StrCat("[", text, "]:", port));
+    }
+  }
   absl::string_view host, port_text;
   if (!text.empty() && text[0] == '[') {
     size_t close = text.find(']');

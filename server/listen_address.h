@@ -24,7 +24,9 @@ struct ListenAddress {
   std::string ToString() const;  // "127.0.0.1:8600", "[::1]:8600"
 };
 
-absl::StatusOr<ListenAddress> ParseListenAddress(absl::string_view text);
+// "HOST:PORT" or "[V6]:PORT". With a default port, "HOST", "V6" and "[V6]"
+// are accepted too.
+absl::StatusOr<ListenAddress> ParseListenAddress(absl::string_view text, int default_port = -1);
 
 // A non-blocking socket of `type` (SOCK_DGRAM or SOCK_STREAM) with
 // SO_REUSEPORT, bound to `address`; listening if a stream socket.

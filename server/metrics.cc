@@ -17,7 +17,8 @@ std::string RenderMetrics(const DnsServer& dns, const CatalogOwner& owner) {
   std::string out;
   uint64_t answered[2][kRcodeSlots] = {};
   uint64_t by_type[kTypeSlots] = {};
-  uint64_t dropped = 0, truncated = 0, tcp_open = 0, tcp_refused = 0;
+  uint64_t dropped = 0, truncated = 0, tcp_open = 0, tcp_refused = 0, forwarded = 0,
+           forward_refused = 0;
   for (const auto& worker : dns.workers()) {
     const ResponderStats& s = worker->stats();
     for (int t = 0; t < 2; ++t) {
@@ -28,6 +29,8 @@ std::string RenderMetrics(const DnsServer& dns, const CatalogOwner& owner) {
     truncated += s.truncated.Get();
     tcp_open += worker->tcp_open();
     tcp_refused += worker->tcp_refused();
+    forwarded += s.forwarded.Get();
+    forward_refused += worker->forward_refused();
   }
   Header(&out, "svcdns_dns_responses_total", "counter", "DNS answers by transport and rcode.");
   for (int t = 0; t < 2; ++t) {
@@ -49,6 +52,12 @@ std::string RenderMetrics(const DnsServer& dns, const CatalogOwner& owner) {
   absl::StrAppend(&out, "svcdns_dns_tcp_connections ", tcp_open, "\n");
   Header(&out, "svcdns_dns_tcp_refused_total", "counter", "DNS TCP connections over the limit.");
   absl::StrAppend(&out, "svcdns_dns_tcp_refused_total ", tcp_refused, "\n");
+
+  Header(&out, "svcdns_dns_forwarded_total", "counter", "Queries handed to a --recursor.");
+  absl::StrAppend(&out, "svcdns_dns_forwarded_total ", forwarded, "\n");
+  Header(&out, "svcdns_dns_forward_refused_total", "counter",
+         "Queries not forwarded: too many pending.");
+  absl::StrAppend(&out, "svcdns_dns_forward_refused_total ", forward_refused, "\n");
 
   const CatalogOwner::Stats& o = owner.stats();
   Header(&out, "svcdns_snapshot_index", "gauge", "Catalog index of the published snapshot (SOA serial).");

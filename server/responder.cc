@@ -52,6 +52,7 @@ size_t Responder::Answer(const Snapshot& snapshot, const uint8_t* packet,
                          size_t size, Transport transport, uint8_t* out) {
   dns::Query& q = query_;
   dns::QueryStatus status = dns::ParseQuery(packet, size, &q);
+  forward_ = false;
   if (status == dns::QueryStatus::kDrop) {
     stats_.dropped.Add();
     return 0;
@@ -74,6 +75,10 @@ size_t Responder::Answer(const Snapshot& snapshot, const uint8_t* packet,
   switch (status) {
     case dns::QueryStatus::kOk:
       Resolve(snapshot, reply);
+      if (forward_) {
+        stats_.forwarded.Add();
+        return 0;
+      }
       break;
     case dns::QueryStatus::kFormErr:
       reply.rcode = dns::kRcodeFormErr;
@@ -136,6 +141,7 @@ void Responder::Resolve(const Snapshot& snapshot, Reply& reply) {
   ParsedName& name = reply.name;
   name = catalog::ParseName(q, snapshot);
   if (name.kind == NameKind::kOutside) {
+    forward_ = options_.forward_outside;
     reply.rcode = dns::kRcodeRefused;
     reply.authoritative = false;
     return;
@@ -225,6 +231,7 @@ void Responder::Resolve(const Snapshot& snapshot, Reply& reply) {
       const AnswerSet* set = key.AddWire(q.lower_name()) ? snapshot.Find(key.view()) : nullptr;
       if (set == nullptr) {
         reply.rcode = dns::kRcodeNxDomain;
+        forward_ = options_.forward_outside;
       } else if (q.qtype == dns::kTypePtr || q.qtype == dns::kTypeAny) {
         AppendRotated(*set, set->ptr, 0, reply);
       }

@@ -22,6 +22,9 @@ struct ResponderOptions {
   size_t max_udp_size = 1232;
   // At most this many A/AAAA records per answer, without TC (0: no limit).
   uint32_t a_record_limit = 0;
+  // Names outside our domains (and reverse names we do not know) are for
+  // the recursors: Answer() returns 0 and forward() becomes true.
+  bool forward_outside = false;
 };
 
 enum class Transport : uint8_t { kUdp, kTcp };
@@ -41,6 +44,7 @@ struct ResponderStats {
   Counter answered[2][kRcodeSlots];  // [udp, tcp][rcode]
   Counter by_type[kTypeSlots];
   Counter dropped;                   // too short, or responses
+  Counter forwarded;                 // handed to a recursor
   Counter truncated;
 };
 
@@ -49,9 +53,12 @@ class Responder {
   explicit Responder(const ResponderOptions& options) : options_(options) {}
 
   // Writes the answer to `packet` into `out` and returns its size, or 0 when
-  // the packet gets no answer. `out` must hold dns::kMaxMessageSize bytes.
+  // the packet gets no answer here (see forward()). `out` must hold
+  // dns::kMaxMessageSize bytes.
   size_t Answer(const catalog::Snapshot& snapshot, const uint8_t* packet,
                 size_t size, Transport transport, uint8_t* out);
+  // After Answer() returned 0: the query is for a recursor.
+  bool forward() const { return forward_; }
 
   const ResponderStats& stats() const { return stats_; }
 
@@ -73,6 +80,7 @@ class Responder {
   ResponderOptions options_;
   ResponderStats stats_;
   uint32_t rotation_ = 0;
+  bool forward_ = false;
   dns::Query query_;
 };
 

@@ -1,0 +1,75 @@
+// Forwards queries for names outside our domains to --recursor servers, from
+// the DNS worker's loop but off its answering path: the worker hands the
+// query over and goes on; the answer comes back later through `deliver`.
+// Pending forwards are bounded in number and in time; a recursor that times
+// out or answers SERVFAIL is replaced by the next one; when all fail the
+// client gets SERVFAIL.
+#ifndef SVCDNS_SERVER_FORWARDER_H_
+#define SVCDNS_SERVER_FORWARDER_H_
+
+#include <sys/socket.h>
+#include <uv.h>
+
+#include <cstdint>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "server/listen_address.h"
+
+namespace svcdns::server {
+
+// Where the answer goes back to.
+struct ForwardOrigin {
+  bool tcp = false;
+  int udp_fd = -1;  // the socket the query came in on
+  sockaddr_storage peer{};
+  socklen_t peer_length = 0;
+  uint64_t tcp_connection = 0;
+};
+
+class Forwarder {
+ public:
+  using Deliver = std::function<void(const ForwardOrigin&, const uint8_t* reply, size_t size)>;
+
+  Forwarder(uv_loop_t* loop, std::vector<ListenAddress> recursors, Deliver deliver,
+            size_t max_pending = 1024, uint64_t timeout_ms = 2000);
+  ~Forwarder();
+
+  // False when too many forwards are pending (the caller answers SERVFAIL).
+  bool Forward(const uint8_t* query, size_t size, const ForwardOrigin& origin);
+  void Close();
+  size_t pending() const { return pending_.size(); }
+
+ private:
+  struct Pending {
+    ForwardOrigin origin;
+    uint16_t client_id = 0;
+    std::string query;  // as the client sent it
+    size_t recursor = 0;
+    uint64_t deadline_ms = 0;
+  };
+
+  bool Send(uint16_t upstream_id, Pending& p);
+  void OnReply(const uint8_t* data, size_t size, const sockaddr* from);
+  void Expire();
+  void Fail(Pending& p);  // SERVFAIL to the client
+
+  uv_loop_t* loop_;
+  std::vector<ListenAddress> recursors_;
+  Deliver deliver_;
+  size_t max_pending_;
+  uint64_t timeout_ms_;
+  uv_udp_t* v4_ = nullptr;
+  uv_udp_t* v6_ = nullptr;
+  uv_timer_t* timer_ = nullptr;
+  absl::flat_hash_map<uint16_t, Pending> pending_;  // by the id sent upstream
+  std::mt19937 rng_{std::random_device{}()};
+  uint8_t buffer_[65536];
+};
+
+}  // namespace svcdns::server
+
+#endif  // SVCDNS_SERVER_FORWARDER_H_
