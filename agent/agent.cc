@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "absl/strings/match.h"
@@ -92,16 +93,18 @@ absl::Status Agent::Reload() {
   std::vector<ServiceDefinition> before;
   for (const ServiceDefinition* def : state_.Services()) before.push_back(*def);
   auto changes = state_.SetFileServices(std::move(definitions));
-  // Restart the checks of what changed (a changed definition restarts them).
-  for (const ServiceDefinition& def : before) {
-    const ServiceDefinition* now = state_.FindService(def.service.id);
-    if (now == nullptr) StopChecks(def);
-  }
+  // A changed definition restarts its checks: the old ones stop (including
+  // any it no longer has), the new ones start; a removed service's stop.
+  std::set<std::string> changed;
   for (const catalog::Change& change : changes) {
-    if (const auto* service = std::get_if<catalog::Service>(&change)) {
-      if (const ServiceDefinition* def = state_.FindService(service->id)) StartChecks(*def);
+    if (const auto* service = std::get_if<catalog::Service>(&change)) changed.insert(service->id);
+  }
+  for (const ServiceDefinition& def : before) {
+    if (state_.FindService(def.service.id) == nullptr || changed.count(def.service.id) > 0) {
+      StopChecks(def);
     }
   }
+  for (const std::string& id : changed) StartChecks(*state_.FindService(id));
   SVCDNS_LOG(kInfo, "agent_reloaded", "changes=", changes.size());
   Apply(std::move(changes));
   return absl::OkStatus();

@@ -41,12 +41,8 @@ std::vector<Change> LocalState::SetFileServices(std::vector<ServiceDefinition> d
     auto it = services_.find(def.service.id);
     if (it != services_.end() && it->second.from_api) continue;  // the API's word wins
     if (it != services_.end() && it->second.definition.service == def.service &&
-        it->second.definition.checks.size() == def.checks.size()) {
-      bool same = true;
-      for (size_t i = 0; i < def.checks.size(); ++i) {
-        same = same && it->second.definition.checks[i].check == def.checks[i].check;
-      }
-      if (same) continue;  // unchanged: keep its checks' results
+        it->second.definition.checks == def.checks) {
+      continue;  // unchanged, probes included: keep its checks' results
     }
     const ServiceDefinition* before = it != services_.end() ? &it->second.definition : nullptr;
     ServiceDefinition copy = def;

@@ -53,6 +53,7 @@ struct CheckDefinition {
   // Deregister the service once this check has been critical this long;
   // zero: never.
   absl::Duration deregister_critical_service_after = absl::ZeroDuration();
+  bool operator==(const CheckDefinition&) const = default;
 };
 
 struct ServiceDefinition {

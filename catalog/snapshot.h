@@ -108,6 +108,7 @@ class Snapshot {
     answers_.insert_or_assign(std::move(key), std::move(answers));
   }
   void AddMarker(std::string key) { markers_.insert_or_assign(std::move(key), true); }
+  void Reserve(size_t keys) { answers_.reserve(keys); }
   size_t key_count() const { return answers_.size(); }
 
  private:

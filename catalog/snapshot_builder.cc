@@ -3,10 +3,10 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
-#include <map>
-#include <set>
+#include <deque>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/match.h"
@@ -98,11 +98,12 @@ std::string ReverseName(absl::string_view address_bytes) {
 Health Worse(Health a, Health b) { return a > b ? a : b; }
 
 struct Instance {
-  const Node* node;
   const Service* service;
   Health health;
-  std::string address;  // bytes: 4 or 16
-  std::string target_labels[2];  // the SRV target's first two labels
+  std::string address;     // bytes: 4 or 16
+  std::string addr_hex;    // the service's own address as hex, if it has one
+  absl::string_view target_labels[2];  // the SRV target's first two labels
+  const std::string* dc;   // lowercase
 };
 
 std::string Key(KeyKind kind, std::initializer_list<absl::string_view> labels) {
@@ -114,27 +115,55 @@ std::string Key(KeyKind kind, std::initializer_list<absl::string_view> labels) {
   return key;
 }
 
+// Appends a record owned by the question name whose rdata is written by
+// `rdata` into the wire; returns its place.
+template <typename WriteRdata>
+RecordRef AppendRecord(std::string* wire, uint16_t type, uint32_t ttl, WriteRdata rdata) {
+  RecordRef ref{static_cast<uint32_t>(wire->size()), 0};
+  Put16(wire, dns::kQuestionPointer);
+  Put16(wire, type);
+  Put16(wire, dns::kClassIn);
+  Put32(wire, ttl);
+  size_t rdlength_at = wire->size();
+  Put16(wire, 0);
+  rdata();
+  size_t rdlength = wire->size() - rdlength_at - 2;
+  (*wire)[rdlength_at] = static_cast<char>(rdlength >> 8);
+  (*wire)[rdlength_at + 1] = static_cast<char>(rdlength);
+  ref.size = static_cast<uint32_t>(wire->size()) - ref.offset;
+  return ref;
+}
+
+void AppendLabel(std::string* wire, absl::string_view label) {
+  wire->push_back(static_cast<char>(label.size()));
+  wire->append(label.data(), label.size());
+}
+
 // Compiles the answers for the healthy instances of one service (and tag).
 std::shared_ptr<const AnswerSet> CompileService(
     std::vector<const Instance*> instances, absl::string_view dc,
     uint32_t ttl, const std::vector<DomainAnswers>& domains) {
   auto set = std::make_shared<AnswerSet>();
+  std::string& wire = set->wire;
+  wire.reserve(instances.size() * (32 + domains.size() * 96));
   // Same target adjacent (groups), then a stable order.
   std::sort(instances.begin(), instances.end(),
             [](const Instance* x, const Instance* y) {
               return std::tie(x->target_labels[0], x->target_labels[1], x->service->id) <
                      std::tie(y->target_labels[0], y->target_labels[1], y->service->id);
             });
-  std::set<std::string> seen_addresses;
+  absl::flat_hash_set<absl::string_view> seen_addresses;
+  seen_addresses.reserve(instances.size());
   for (const Instance* inst : instances) {
     if (!seen_addresses.insert(inst->address).second) continue;
-    if (inst->address.size() == 4) {
-      set->a.push_back(AppendAnswer(set.get(), dns::kTypeA, ttl, inst->address));
-    } else {
-      set->aaaa.push_back(AppendAnswer(set.get(), dns::kTypeAaaa, ttl, inst->address));
-    }
+    bool v4 = inst->address.size() == 4;
+    RecordRef r = AppendRecord(&wire, v4 ? dns::kTypeA : dns::kTypeAaaa, ttl,
+                               [&] { wire.append(inst->address); });
+    (v4 ? set->a : set->aaaa).push_back(r);
   }
   for (size_t d = 0; d < domains.size(); ++d) {
+    auto& records = set->srv[d];
+    records.reserve(instances.size());
     size_t group_begin = 0;
     for (size_t i = 0; i < instances.size(); ++i) {
       const Instance* inst = instances[i];
@@ -142,29 +171,34 @@ std::shared_ptr<const AnswerSet> CompileService(
                     inst->target_labels[1] != instances[i - 1]->target_labels[1])) {
         group_begin = i;
       }
-      std::string target = JoinName(
-          {inst->target_labels[0], inst->target_labels[1], dc}, domains[d].name);
-      std::string rdata;
-      Put16(&rdata, 1);  // priority
       const Weights& w = inst->service->weights;
-      Put16(&rdata, static_cast<uint16_t>(std::min<uint32_t>(
-                        65535, inst->health == Health::kPassing ? w.passing : w.warning)));
-      Put16(&rdata, inst->service->port);
-      size_t target_in_rdata = rdata.size();
-      rdata += target;
+      size_t target_at = 0;
       SrvRecord srv{};
-      srv.record = AppendAnswer(set.get(), dns::kTypeSrv, ttl, rdata);
-      srv.target_offset = static_cast<uint16_t>(srv.record.size - rdata.size() + target_in_rdata);
-      srv.target_size = static_cast<uint16_t>(target.size());
-      srv.additional.offset = static_cast<uint32_t>(set->wire.size());
-      set->wire += RecordTail(inst->address.size() == 4 ? dns::kTypeA : dns::kTypeAaaa,
-                              ttl, inst->address);
-      srv.additional.size = static_cast<uint32_t>(set->wire.size()) - srv.additional.offset;
+      srv.record = AppendRecord(&wire, dns::kTypeSrv, ttl, [&] {
+        Put16(&wire, 1);  // priority
+        Put16(&wire, static_cast<uint16_t>(std::min<uint32_t>(
+                         65535, inst->health == Health::kPassing ? w.passing : w.warning)));
+        Put16(&wire, inst->service->port);
+        target_at = wire.size();
+        AppendLabel(&wire, inst->target_labels[0]);
+        AppendLabel(&wire, inst->target_labels[1]);
+        AppendLabel(&wire, dc);
+        wire.append(domains[d].name);
+      });
+      srv.target_offset = static_cast<uint16_t>(target_at - srv.record.offset);
+      srv.target_size = static_cast<uint16_t>(srv.record.offset + srv.record.size - target_at);
+      // The additional record: the target's address, owner left out.
+      srv.additional.offset = static_cast<uint32_t>(wire.size());
+      Put16(&wire, inst->address.size() == 4 ? dns::kTypeA : dns::kTypeAaaa);
+      Put16(&wire, dns::kClassIn);
+      Put32(&wire, ttl);
+      Put16(&wire, static_cast<uint16_t>(inst->address.size()));
+      wire.append(inst->address);
+      srv.additional.size = static_cast<uint32_t>(wire.size()) - srv.additional.offset;
       srv.group_begin = static_cast<uint32_t>(group_begin);
-      set->srv[d].push_back(srv);
+      records.push_back(srv);
     }
     // Fill in group ends now that every group is known.
-    auto& records = set->srv[d];
     for (size_t i = records.size(); i-- > 0;) {
       records[i].group_end = (i + 1 < records.size() &&
                               records[i + 1].group_begin == records[i].group_begin)
@@ -172,7 +206,7 @@ std::shared_ptr<const AnswerSet> CompileService(
                                  : static_cast<uint32_t>(i + 1);
     }
   }
-  set->wire.shrink_to_fit();
+  wire.shrink_to_fit();
   return set;
 }
 
@@ -295,13 +329,21 @@ absl::StatusOr<std::unique_ptr<Snapshot>> BuildSnapshot(
   for (const NodeState& state : catalog.nodes) total += state.services.size();
   instances.reserve(total);
 
-  std::map<std::string, std::set<std::string>> reverse;  // name -> targets
+  // Reverse names -> their PTR targets; datacenters (lowercase), stable.
+  absl::flat_hash_map<std::string, std::vector<std::string>> reverse;
+  std::deque<std::string> datacenters;
+  absl::flat_hash_map<std::string, const std::string*> datacenter_of;
   const std::string& primary = snapshot->domains[0].name;
   for (const NodeState& state : catalog.nodes) {
     if (state.status == NodeStatus::kLeft) continue;
     const Node& node = state.node;
-    std::string dc = Lower(node.datacenter.empty() ? options.datacenter : node.datacenter);
-    snapshot->AddMarker(Key(KeyKind::kDatacenter, {dc}));
+    std::string dc_text = Lower(node.datacenter.empty() ? options.datacenter : node.datacenter);
+    auto [dc_it, new_dc] = datacenter_of.try_emplace(dc_text, nullptr);
+    if (new_dc) {
+      dc_it->second = &datacenters.emplace_back(dc_text);
+      snapshot->AddMarker(Key(KeyKind::kDatacenter, {dc_text}));
+    }
+    const std::string& dc = *dc_it->second;
     std::string node_address = AddressBytes(node.address);
 
     // The node's own records: A or AAAA, and TXT with its meta.
@@ -317,7 +359,7 @@ absl::StatusOr<std::unique_ptr<Snapshot>> BuildSnapshot(
     }
     snapshot->Add(Key(KeyKind::kNode, {dc, Lower(node.name)}), std::move(node_set));
     if (!node_address.empty()) {
-      reverse[ReverseName(node_address)].insert(JoinName({node.name, "node", dc}, primary));
+      reverse[ReverseName(node_address)].push_back(JoinName({node.name, "node", dc}, primary));
     }
 
     Health node_health = Health::kPassing;
@@ -338,7 +380,7 @@ absl::StatusOr<std::unique_ptr<Snapshot>> BuildSnapshot(
       std::string address = service.address.empty() ? node_address : AddressBytes(service.address);
       if (address.empty()) continue;
       if (!service.address.empty()) {
-        reverse[ReverseName(address)].insert(JoinName({service.name, "service", dc}, primary));
+        reverse[ReverseName(address)].push_back(JoinName({service.name, "service", dc}, primary));
       }
       Health health = node_health;
       if (auto it = service_health.find(service.id); it != service_health.end()) {
@@ -346,46 +388,64 @@ absl::StatusOr<std::unique_ptr<Snapshot>> BuildSnapshot(
       }
       if (health == Health::kCritical) continue;
       if (health == Health::kWarning && options.only_passing) continue;
-      Instance inst{&node, &service, health, address, {}};
+      Instance& inst = instances.emplace_back();
+      inst.service = &service;
+      inst.health = health;
+      inst.address = std::move(address);
+      inst.dc = &dc;
       if (service.address.empty()) {
         inst.target_labels[0] = node.name;
         inst.target_labels[1] = "node";
       } else {
-        inst.target_labels[0] = AddressToHex(service.address);
+        inst.addr_hex = AddressToHex(service.address);
+        inst.target_labels[0] = inst.addr_hex;  // fixed below: the vector may move
         inst.target_labels[1] = "addr";
       }
-      instances.push_back(std::move(inst));
     }
+  }
+  // Instances are in place now: point the addr labels at their own strings.
+  for (Instance& inst : instances) {
+    if (!inst.addr_hex.empty()) inst.target_labels[0] = inst.addr_hex;
   }
   snapshot->instance_count = instances.size();
 
-  // Group: (dc, service) -> instances; (dc, service, tag) -> instances.
-  std::map<std::pair<std::string, std::string>, std::vector<const Instance*>> by_service;
-  std::map<std::tuple<std::string, std::string, std::string>, std::vector<const Instance*>> by_tag;
+  // Group by lookup key: (dc, service) and (dc, service, tag).
+  struct Group {
+    const std::string* dc;
+    std::string name;
+    std::vector<const Instance*> members;
+  };
+  absl::flat_hash_map<std::string, Group> groups;
+  groups.reserve(instances.size());
+  std::vector<std::string> tags;
   for (const Instance& inst : instances) {
-    std::string dc = Lower(inst.node->datacenter.empty() ? options.datacenter
-                                                         : inst.node->datacenter);
     std::string name = Lower(inst.service->name);
-    by_service[{dc, name}].push_back(&inst);
-    std::set<std::string> tags;
+    auto add = [&](absl::string_view tag) {
+      auto [it, fresh] = groups.try_emplace(Key(KeyKind::kService, {*inst.dc, name, tag}));
+      if (fresh) {
+        it->second.dc = inst.dc;
+        it->second.name = name;
+      }
+      it->second.members.push_back(&inst);
+    };
+    add("");
+    tags.clear();
     for (const std::string& tag : inst.service->tags) {
       std::string lower = Lower(tag);
       if (lower.empty() || lower.size() > dns::kMaxLabelLength) continue;
-      if (tags.insert(lower).second) by_tag[{dc, name, lower}].push_back(&inst);
+      if (std::find(tags.begin(), tags.end(), lower) != tags.end()) continue;
+      add(lower);
+      tags.push_back(std::move(lower));
     }
   }
-  for (auto& [key, members] : by_service) {
-    uint32_t ttl = ServiceTtl(options.service_ttls, key.second);
-    snapshot->Add(Key(KeyKind::kService, {key.first, key.second, ""}),
-                  CompileService(members, key.first, ttl, snapshot->domains));
+  snapshot->Reserve(groups.size() + catalog.nodes.size() + reverse.size());
+  for (auto& [key, group] : groups) {
+    uint32_t ttl = ServiceTtl(options.service_ttls, group.name);
+    snapshot->Add(key, CompileService(std::move(group.members), *group.dc, ttl, snapshot->domains));
   }
-  for (auto& [key, members] : by_tag) {
-    const auto& [dc, name, tag] = key;
-    uint32_t ttl = ServiceTtl(options.service_ttls, name);
-    snapshot->Add(Key(KeyKind::kService, {dc, name, tag}),
-                  CompileService(members, dc, ttl, snapshot->domains));
-  }
-  for (const auto& [name, targets] : reverse) {
+  for (auto& [name, targets] : reverse) {
+    std::sort(targets.begin(), targets.end());
+    targets.erase(std::unique(targets.begin(), targets.end()), targets.end());
     auto set = std::make_shared<AnswerSet>();
     for (const std::string& target : targets) {
       set->ptr.push_back(AppendAnswer(set.get(), dns::kTypePtr, options.node_ttl, target));

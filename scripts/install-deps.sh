@@ -15,7 +15,15 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # real clients the integration tests query the server with
   bind9-dnsutils ldnsutils knot-dnsutils curl openssl procps iproute2 python3
+  # real programs the integration tests put in front of the server, each run
+  # by the test itself (foreground, temp dir, 127.0.0.1 high ports):
+  # dnsmasq-base is the binary without the dnsmasq system service
+  dnsmasq-base unbound haproxy python3-consul ruby
 )
+
+# Packages whose system service the tests never use: they must not start on
+# install (unbound would take port 53) nor at boot.
+services=(unbound haproxy)
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "install-deps: run as root (apt-get install needs it)" >&2
@@ -33,5 +41,25 @@ fi
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
+# Keep maintainer scripts from starting services while we install: a
+# policy-rc.d that denies every start, unless the machine already has one.
+own_policy=""
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  own_policy=/usr/sbin/policy-rc.d
+  printf '#!/bin/sh\n# install-deps.sh: no service starts during install\nexit 101\n' >"$own_policy"
+  chmod 755 "$own_policy"
+  trap 'rm -f "$own_policy"' EXIT
+fi
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Only services this run installed: one that was there before is the admin's.
+for s in "${services[@]}"; do
+  if printf '%s\n' "${missing[@]}" | grep -qx "$s"; then
+    if [ -d /run/systemd/system ]; then
+      systemctl disable --now "$s" >/dev/null 2>&1 || true
+    else
+      service "$s" stop >/dev/null 2>&1 || true
+      systemctl disable "$s" >/dev/null 2>&1 || update-rc.d "$s" disable >/dev/null 2>&1 || true
+    fi
+  fi
+done
 echo "install-deps: done"

@@ -1,0 +1,605 @@
+#!/usr/bin/env python3
+"""The end-to-end benchmark's driver (stdlib only); bench/e2e/run.sh calls it.
+
+Starts svcdns, Knot, NSD and the echo responder (the ceiling) on 127.0.0.1
+high ports, each pinned to CPU 0, checks that Knot and NSD answer a sample of
+the query mix exactly as svcdns does, then runs dnsperf pinned to CPU 1
+against each in turn (round robin, so that noise on a shared machine spreads
+over all of them) and writes the Markdown results. Every process it starts is
+written to WORK/pids (run.sh's trap kills them) and killed on the way out.
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import random
+import signal
+import socket
+import statistics
+import struct
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import gen  # noqa: E402
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PROCS = []
+
+
+def log(*a):
+    print("[e2e]", *a, file=sys.stderr, flush=True)
+
+
+def start(work, name, argv, env=None):
+    out = open(os.path.join(work, name + ".log"), "ab")
+    p = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env,
+                         start_new_session=True)
+    PROCS.append(p)
+    write_pids(work)
+    return p
+
+
+def write_pids(work):
+    """The process groups still running, for run.sh's trap."""
+    with open(os.path.join(work, "pids"), "w") as f:
+        for p in PROCS:
+            if p.returncode is None:
+                f.write("%d\n" % p.pid)
+
+
+def stop(p, work=None):
+    """SIGTERM to the process group (NSD forks), then SIGKILL what is left."""
+    pids = tree_pids(p.pid)
+    if p.poll() is None:
+        os.killpg(p.pid, signal.SIGTERM)
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            pass
+    for sig_target in [("pg", p.pid)] + [("pid", x) for x in pids]:
+        try:
+            if sig_target[0] == "pg":
+                os.killpg(sig_target[1], signal.SIGKILL)
+            else:
+                os.kill(sig_target[1], signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    p.wait()
+    if work:
+        write_pids(work)
+
+
+def stop_all(work):
+    for p in reversed(PROCS):
+        stop(p, work)
+
+
+# ---- /proc ----------------------------------------------------------------
+
+def children_map():
+    kids = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                s = f.read()
+        except OSError:
+            continue
+        ppid = int(s[s.rindex(")") + 2:].split()[1])
+        kids.setdefault(ppid, []).append(int(d))
+    return kids
+
+
+def tree_pids(root):
+    kids = children_map()
+    out, todo = [], [root]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(kids.get(p, []))
+    return out
+
+
+def cpu_ticks(root):
+    """utime+stime of a process and its descendants (all threads)."""
+    total = 0
+    for pid in tree_pids(root):
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                s = f.read()
+        except OSError:
+            continue
+        fields = s[s.rindex(")") + 2:].split()
+        total += int(fields[11]) + int(fields[12])
+    return total
+
+
+def vm_rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+# ---- a minimal DNS client -------------------------------------------------
+
+def read_name(msg, off):
+    labels, jumped, end = [], False, off
+    while True:
+        n = msg[off]
+        if n & 0xC0 == 0xC0:
+            if not jumped:
+                end = off + 2
+            off = ((n & 0x3F) << 8) | msg[off + 1]
+            jumped = True
+            continue
+        off += 1
+        if n == 0:
+            break
+        labels.append(msg[off:off + n].decode("ascii", "replace"))
+        off += n
+    return ".".join(labels).lower() + ".", (end if jumped else off)
+
+
+def ask(port, name, qtype, edns, timeout=2.0):
+    """(rcode, sorted answer RRs as text, TTLs and order aside) or None."""
+    q = bytearray(gen.wire(name, qtype, edns))
+    qid = random.randrange(65536)
+    q[0:2] = struct.pack(">H", qid)
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(timeout)
+    try:
+        for _ in range(3):
+            s.sendto(bytes(q), ("127.0.0.1", port))
+            try:
+                msg = s.recv(65535)
+            except socket.timeout:
+                continue
+            if struct.unpack(">H", msg[0:2])[0] == qid:
+                break
+        else:
+            return None
+    finally:
+        s.close()
+    flags, qd, an = struct.unpack(">HHH", msg[2:8])
+    off = 12
+    for _ in range(qd):
+        _, off = read_name(msg, off)
+        off += 4
+    rrs = []
+    for _ in range(an):
+        owner, off = read_name(msg, off)
+        t, _cls, _ttl, rdlen = struct.unpack(">HHIH", msg[off:off + 10])
+        off += 10
+        rd = msg[off:off + rdlen]
+        if t == 1:
+            text = socket.inet_ntoa(rd)
+        elif t == 33:
+            pr, w, port_ = struct.unpack(">HHH", rd[:6])
+            text = "%d %d %d %s" % (pr, w, port_, read_name(msg, off + 6)[0])
+        else:
+            text = rd.hex()
+        rrs.append("%s %d %s" % (owner, t, text))
+        off += rdlen
+    rcode = {0: "NOERROR", 2: "SERVFAIL", 3: "NXDOMAIN", 5: "REFUSED"}.get(flags & 0xF, str(flags & 0xF))
+    tc = " TC" if flags & 0x0200 else ""
+    return rcode + tc, sorted(rrs)
+
+
+def wait_ready(port, proc, what, timeout=120):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit("%s exited (status %s) before answering; see its log" % (what, proc.returncode))
+        r = ask(port, "consul", "SOA", False, timeout=0.2)
+        if r and r[0] == "NOERROR" and r[1]:
+            return
+        time.sleep(0.05)
+    raise SystemExit("%s did not answer consul. SOA within %ds" % (what, timeout))
+
+
+# ---- the servers ------------------------------------------------------------
+
+def knot_conf(work, zone, port, tag):
+    d = os.path.join(work, "knot-" + tag)
+    os.makedirs(os.path.join(d, "db"), exist_ok=True)
+    conf = os.path.join(d, "knot.conf")
+    with open(conf, "w") as f:
+        f.write("""server:
+    rundir: "{d}"
+    pidfile: "{d}/knot.pid"
+    listen: 127.0.0.1@{port}
+    udp-workers: 1
+    tcp-workers: 1
+    background-workers: 1
+database:
+    storage: "{d}/db"
+control:
+    listen: "{d}/knot.sock"
+log:
+  - target: stderr
+    any: notice
+template:
+  - id: default
+    storage: "{d}"
+    zonefile-sync: -1
+    zonefile-load: whole
+    journal-content: none
+    semantic-checks: off
+zone:
+  - domain: consul
+    file: "{zone}"
+""".format(d=d, port=port, zone=zone))
+    return conf
+
+
+def nsd_conf(work, zone, port, tag):
+    d = os.path.join(work, "nsd-" + tag)
+    os.makedirs(d, exist_ok=True)
+    conf = os.path.join(d, "nsd.conf")
+    with open(conf, "w") as f:
+        f.write("""server:
+    ip-address: 127.0.0.1@{port}
+    port: {port}
+    server-count: 1
+    username: ""
+    chroot: ""
+    zonesdir: "{d}"
+    database: ""
+    zonelistfile: "{d}/zone.list"
+    xfrdfile: "{d}/xfrd.state"
+    xfrdir: "{d}"
+    pidfile: "{d}/nsd.pid"
+    logfile: "{d}/nsd.log"
+    verbosity: 0
+    hide-version: yes
+    do-ip6: no
+    tcp-count: 16
+    # Debian's NSD has response rate limiting built in and on (200 q/s per
+    # client block): the load generator would be rate limited.
+    rrl-ratelimit: 0
+    rrl-whitelist-ratelimit: 0
+remote-control:
+    control-enable: no
+zone:
+    name: consul
+    zonefile: "{zone}"
+""".format(d=d, port=port, zone=zone))
+    return conf
+
+
+def launch(a, which, catalog, zone, port, tag, cpu="0"):
+    pin = ["taskset", "-c", cpu]
+    if which == "svcdns":
+        argv = pin + [a.svcdns, "serve", "--catalog", catalog, "--dns-addr", "127.0.0.1:%d" % port,
+                      "--workers", "1", "--ingest-addr", "", "--http-addr", ""]
+    elif which == "knot":
+        argv = pin + ["knotd", "-c", knot_conf(a.work, zone, port, tag)]
+    elif which == "nsd":
+        argv = pin + ["nsd", "-d", "-c", nsd_conf(a.work, zone, port, tag)]
+    elif which == "ceiling":
+        argv = pin + [a.echo, "127.0.0.1", str(port)]
+    p = start(a.work, "%s-%s" % (which, tag), argv)
+    if which == "ceiling":
+        time.sleep(0.3)
+        if p.poll() is not None:
+            raise SystemExit("echo responder failed; see its log")
+    else:
+        wait_ready(port, p, which)
+    return p
+
+
+# ---- checks -----------------------------------------------------------------
+
+def check_answers(a, ports):
+    with open(os.path.join(a.work, "queries.txt")) as f:
+        qs = [line.split() for line in f]
+    sample = random.Random(a.seed).sample(qs, min(a.check, len(qs)))
+    bad = 0
+    seen = {}
+    for name, t, e in sample:
+        want = ask(ports["svcdns"], name, t, e == "1")
+        seen[want[0] if want else "no answer"] = seen.get(want[0] if want else "no answer", 0) + 1
+        for other in ("knot", "nsd"):
+            got = ask(ports[other], name, t, e == "1")
+            if got != want:
+                bad += 1
+                log("MISMATCH %s %s (EDNS %s): svcdns vs %s" % (name, t, e, other))
+                w = want[1] if want else []
+                g = got[1] if got else []
+                log("  rcode: %s vs %s" % (want[0] if want else None, got[0] if got else None))
+                for r in sorted(set(w) | set(g)):
+                    mark = " " if (r in w and r in g) else ("-" if r in w else "+")
+                    log("  %s %s" % (mark, r))
+    if bad:
+        raise SystemExit("%d answers differ from svcdns's; not measuring" % bad)
+    log("answers match on %d sampled queries (svcdns rcodes: %s)" % (len(sample), seen))
+    return len(sample), seen
+
+
+# ---- measuring --------------------------------------------------------------
+
+def cpu_busy_ticks():
+    """Busy ticks (all but idle and iowait) of CPU 0 and CPU 1, from /proc/stat."""
+    busy = {}
+    with open("/proc/stat") as f:
+        for line in f:
+            if line.startswith(("cpu0 ", "cpu1 ")):
+                v = [int(x) for x in line.split()[1:]]
+                busy[line[:4]] = sum(v[:8]) - v[3] - v[4]
+    return busy
+
+
+def run_dnsperf(a, port, out):
+    argv = ["taskset", "-c", "1", "dnsperf", "-B", "-v", "-d", os.path.join(a.work, "queries.bin"),
+            "-s", "127.0.0.1", "-p", str(port), "-l", str(a.duration),
+            "-q", str(a.outstanding), "-t", "1"]
+    with open(out, "w") as f:
+        subprocess.run(argv, stdout=f, stderr=subprocess.STDOUT, check=True)
+    lat, r = [], {"sent": 0, "answered": 0, "lost": 0, "runtime": 0.0, "rcodes": {}}
+    with open(out) as f:
+        for line in f:
+            if line.startswith("> "):
+                parts = line.split()
+                if parts[1] in ("T", "I"):
+                    continue
+                r["rcodes"][parts[1]] = r["rcodes"].get(parts[1], 0) + 1
+                lat.append(float(parts[-1]))
+            elif "Queries sent:" in line:
+                r["sent"] = int(line.split()[2])
+            elif "Queries completed:" in line:
+                r["answered"] = int(line.split()[2])
+            elif "Queries lost:" in line:
+                r["lost"] = int(line.split()[2])
+            elif "Run time (s):" in line:
+                r["runtime"] = float(line.split()[3])
+    lat.sort()
+    r["qps"] = r["answered"] / r["runtime"] if r["runtime"] else 0
+    r["p50_ms"] = 1000 * lat[len(lat) // 2] if lat else 0
+    r["p99_ms"] = 1000 * lat[min(len(lat) - 1, int(len(lat) * 0.99))] if lat else 0
+    return r
+
+
+RCODE_NAMES = {0: "NOERROR", 2: "SERVFAIL", 3: "NXDOMAIN", 5: "REFUSED"}
+
+
+def run_loadgen(a, port, out):
+    argv = ["taskset", "-c", "1", a.loadgen_bin, "127.0.0.1", str(port), os.path.join(a.work, "queries.bin"),
+            str(a.duration), str(a.outstanding), "1000"]
+    with open(out, "w") as f:
+        subprocess.run(argv, stdout=f, stderr=subprocess.STDOUT, check=True)
+    kv = {}
+    with open(out) as f:
+        for line in f:
+            k, v = line.split()
+            kv[k] = float(v)
+    return {"sent": int(kv["sent"]), "answered": int(kv["answered"]), "lost": int(kv["lost"]),
+            "runtime": kv["runtime_s"], "qps": kv["qps"], "p50_ms": kv["p50_us"] / 1000,
+            "p99_ms": kv["p99_us"] / 1000,
+            "rcodes": {RCODE_NAMES.get(int(k[6:]), k[6:]): int(v) for k, v in kv.items() if k.startswith("rcode_")}}
+
+
+def measure(a, which, proc, port, run):
+    out = os.path.join(a.work, "load-%s-%d.out" % (which, run))
+    c0, b0, w0 = cpu_ticks(proc.pid), cpu_busy_ticks(), time.monotonic()
+    r = (run_dnsperf if a.loadgen == "dnsperf" else run_loadgen)(a, port, out)
+    c1, b1, w1 = cpu_ticks(proc.pid), cpu_busy_ticks(), time.monotonic()
+    if not a.keep:
+        os.unlink(out)
+    wall = w1 - w0
+    cpu = (c1 - c0) / CLK_TCK / wall
+    r.update({"server": which, "run": run, "cpu": cpu, "q_per_cpu_s": r["qps"] / cpu if cpu > 0 else 0,
+              # what else ran on the server's CPU, and how busy the load generator's CPU was
+              "others_cpu0": max(0.0, (b1["cpu0"] - b0["cpu0"]) / CLK_TCK / wall - cpu),
+              "busy_cpu1": (b1["cpu1"] - b0["cpu1"]) / CLK_TCK / wall})
+    log("%-8s run %d: %8.0f q/s  cpu %5.1f%%  %8.0f q/cpu-s  p50 %.3f ms  p99 %.3f ms  lost %d  "
+        "(others on cpu0 %.0f%%)" % (which, run, r["qps"], 100 * cpu, r["q_per_cpu_s"], r["p50_ms"],
+                                     r["p99_ms"], r["lost"], 100 * r["others_cpu0"]))
+    return r
+
+
+def memory(a):
+    rows = []
+    for n in a.mem_sizes:
+        d = os.path.join(a.work, "mem%d" % n)
+        services = max((n + 2) // 3, 1)
+        subprocess.run([sys.executable, os.path.join(HERE, "gen.py"), "--out", d, "--services", str(services),
+                        "--nodes", str(max(n // 10, 1)), "--seed", str(a.seed), "--no-queries"], check=True,
+                       stdout=subprocess.DEVNULL)
+        row = {"instances": services * 3}
+        for which, port in (("svcdns", a.port_base + 10), ("knot", a.port_base + 11)):
+            t0 = time.monotonic()
+            p = launch(a, which, os.path.join(d, "catalog.json"), os.path.join(d, "consul.zone"), port, "mem%d" % n)
+            row[which + "_ready_s"] = time.monotonic() - t0
+            time.sleep(0.5)
+            row[which + "_rss_mib"] = vm_rss_kib(p.pid) / 1024
+            stop(p, a.work)
+        row["zone_mib"] = os.path.getsize(os.path.join(d, "consul.zone")) / 2**20
+        log("memory %d instances: svcdns %.1f MiB, knot %.1f MiB" % (row["instances"], row["svcdns_rss_mib"],
+                                                                   row["knot_rss_mib"]))
+        rows.append(row)
+    return rows
+
+
+def med(rs, k):
+    return statistics.median(r[k] for r in rs)
+
+
+def machine():
+    model = "?"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    ver = lambda argv: subprocess.run(argv, capture_output=True, text=True).stdout.strip().splitlines()[0]  # noqa
+    nsd_v = subprocess.run(["nsd", "-v"], capture_output=True, text=True)
+    return {"nproc": os.cpu_count(), "model": model, "kernel": platform.release(),
+            "knot": ver(["knotd", "--version"]),
+            "nsd": (nsd_v.stdout + nsd_v.stderr).strip().splitlines()[0],
+            "dnsperf": [l for l in subprocess.run(["dnsperf", "-h"], capture_output=True, text=True).stderr.splitlines()
+                        if "Version" in l][:1]}
+
+
+def report(a, results, mem, checked, info):
+    servers = [s for s in ("svcdns", "knot", "nsd", "ceiling") if s in results]
+    m = {s: {k: med(results[s], k) for k in ("qps", "cpu", "q_per_cpu_s", "p50_ms", "p99_ms", "lost", "sent",
+                                                    "others_cpu0", "busy_cpu1")}
+         for s in servers}
+    now = datetime.datetime.now(datetime.timezone.utc)
+    L = []
+    L.append("# End-to-end DNS benchmark, %s" % now.strftime("%Y-%m-%d %H:%M UTC"))
+    L.append("")
+    L.append("Machine: %d CPUs, %s, Linux %s%s." % (info["nproc"], info["model"], info["kernel"],
+                                                 "; " + a.note if a.note else ""))
+    L.append("Servers: svcdns (`--workers 1`, git %s), %s (`udp-workers: 1`, `background-workers: 1`), %s "
+             "(`server-count: 1`), and the echo responder (`bench/e2e/echo_responder.c`: returns each "
+             "query with QR set, no lookup) as the ceiling; each pinned to CPU 0. Load: %s, "
+             "pinned to CPU 1, over UDP on 127.0.0.1." % (
+                 info.get("git", "?"), info["knot"], info["nsd"],
+                 ("%s, `-B -v -q %d -t 1`" % (info["dnsperf"][0].strip() if info["dnsperf"] else "dnsperf",
+                                              a.outstanding)) if a.loadgen == "dnsperf" else
+                 ("`bench/e2e/loadgen.cc` (one thread, sendmmsg/recvmmsg in batches of 64, %d queries "
+                  "outstanding, 1 s timeout)" % a.outstanding)))
+    L.append("")
+    L.append("Catalog: %d services x %d instances on %d nodes, two tags each, ~10%% of instances critical "
+             "(seed %d); Knot and NSD serve a zone file with exactly svcdns's answers for the mix (TTL 0). "
+             "Query mix (%d queries, looped): 60%% A `svcN.service.consul`, 20%% SRV, 10%% A "
+             "`<tag>.svcN.service.consul`, 10%% A of names that do not exist (NXDOMAIN); letter case "
+             "randomised; every other query (at random, 50%%) with EDNS (OPT 1232), mixed in one pass "
+             "(queries in dnsperf's binary input format, `-B`)." % (a.services, a.instances_per_service, a.nodes,
+                                                        a.seed, a.queries))
+    L.append("")
+    L.append("Before measuring, %d sampled queries of the mix were answered identically (rcode and "
+             "answer RRset, sorted, TTLs aside) by svcdns, Knot and NSD (svcdns rcodes: %s)." % (
+                 checked[0], ", ".join("%s %d" % kv for kv in sorted(checked[1].items()))))
+    L.append("")
+    L.append("Medians of %d runs of %g s per server (runs interleaved round robin):" % (a.runs, a.duration))
+    L.append("")
+    L.append("| server | answered q/s | server CPU | queries per CPU-second | p50 ms | p99 ms | lost per run "
+             "| others on CPU 0 | CPU 1 busy |")
+    L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for s in servers:
+        x = m[s]
+        L.append("| %s | %.0f | %.0f%% | %.0f | %.3f | %.3f | %d (%.3f%%) | %.0f%% | %.0f%% |" % (
+            s, x["qps"], 100 * x["cpu"], x["q_per_cpu_s"], x["p50_ms"], x["p99_ms"], x["lost"],
+            100 * x["lost"] / x["sent"] if x["sent"] else 0, 100 * x["others_cpu0"], 100 * x["busy_cpu1"]))
+    L.append("")
+    L.append("| ratio | answered q/s | queries per CPU-second | p50 | p99 |")
+    L.append("|---|---:|---:|---:|---:|")
+    for o in ("knot", "nsd", "ceiling"):
+        if o in m and "svcdns" in m:
+            f = lambda k: m["svcdns"][k] / m[o][k] if m[o][k] else float("nan")  # noqa
+            L.append("| svcdns / %s | %.2f | %.2f | %.2f | %.2f |" % (o, f("qps"), f("q_per_cpu_s"),
+                                                                      f("p50_ms"), f("p99_ms")))
+    L.append("")
+    L.append("Every run:")
+    L.append("")
+    L.append("| server | run | sent | answered | lost | q/s | CPU | q per CPU-s | p50 ms | p99 ms | others on CPU 0 "
+             "| rcodes |")
+    L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    for s in servers:
+        for r in results[s]:
+            L.append("| %s | %d | %d | %d | %d | %.0f | %.0f%% | %.0f | %.3f | %.3f | %.0f%% | %s |" % (
+                s, r["run"], r["sent"], r["answered"], r["lost"], r["qps"], 100 * r["cpu"], r["q_per_cpu_s"],
+                r["p50_ms"], r["p99_ms"], 100 * r["others_cpu0"],
+                " ".join("%s %d" % kv for kv in sorted(r["rcodes"].items()))))
+    if mem:
+        L.append("")
+        L.append("Memory: VmRSS once the whole catalog answers (`consul. SOA` answered, then 0.5 s), same "
+                 "generator (N/3 services x 3 instances on N/10 nodes); svcdns with `--workers 1`, "
+                 "ingest and HTTP off; Knot with the equivalent zone file (journal off). Not like for like: "
+                 "the zone holds only the names of the benchmark's mix (service A/SRV, tags, SRV targets), "
+                 "while svcdns's snapshot also serves `<node>.node` in both forms, RFC 2782 `_svc._tag` names, "
+                 "AAAA/ANY, PTR, `addr`, TXT and precompiled wire answers for all of them.")
+        L.append("")
+        L.append("| instances | zone file | svcdns RSS | Knot RSS | svcdns / Knot | svcdns ready | Knot ready |")
+        L.append("|---:|---:|---:|---:|---:|---:|---:|")
+        for r in mem:
+            L.append("| %d | %.1f MiB | %.1f MiB | %.1f MiB | %.2f | %.2f s | %.2f s |" % (
+                r["instances"], r["zone_mib"], r["svcdns_rss_mib"], r["knot_rss_mib"],
+                r["svcdns_rss_mib"] / r["knot_rss_mib"], r["svcdns_ready_s"], r["knot_ready_s"]))
+    L.append("")
+    L.append("Notes: the server CPU is utime+stime of the server's processes and threads (NSD: all its "
+             "processes) from /proc over the load run, divided by wall time; answered q/s is the load "
+             "generator's answered queries over its run time; p50/p99 are of its per-query latencies, with "
+             "%d queries outstanding (closed loop), so they are mostly queueing; lost = queries unanswered "
+             "after 1 s. \"Others on CPU 0\" is the busy time of CPU 0 (/proc/stat) not spent in the server: "
+             "other work sharing the server's core, which caps q/s; queries per CPU-second is then the "
+             "comparison that counts. NSD is configured with `rrl-ratelimit: 0` (Debian's build has "
+             "response rate limiting on by default, which drops most NXDOMAIN answers to one client). "
+             "Not measured here: the churn run (stream updates against nsupdate) and the SRV-over-TCP "
+             "timing of a 1,000-instance service." % a.outstanding)
+    L.append("")
+    L.append("Reproduce: `bash bench/e2e/run.sh --duration %g --runs %d%s` (see `--help`)." % (
+        a.duration, a.runs, " --loadgen fast" if a.loadgen == "fast" else ""))
+    return "\n".join(L) + "\n"
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--work", required=True)
+    p.add_argument("--svcdns", required=True)
+    p.add_argument("--echo", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--duration", type=float, default=10)
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--services", type=int, default=1000)
+    p.add_argument("--instances-per-service", type=int, default=3)
+    p.add_argument("--nodes", type=int, default=300)
+    p.add_argument("--queries", type=int, default=100000)
+    p.add_argument("--seed", type=int, default=20240601)
+    p.add_argument("--check", type=int, default=200)
+    p.add_argument("--outstanding", type=int, default=100)
+    p.add_argument("--port-base", type=int, default=25350)
+    p.add_argument("--servers", default="svcdns,knot,nsd,ceiling")
+    p.add_argument("--mem-sizes", default="10000,100000")
+    p.add_argument("--note", default="")
+    p.add_argument("--git", default="?")
+    p.add_argument("--keep", action="store_true")
+    p.add_argument("--loadgen", choices=("dnsperf", "fast"), default="dnsperf")
+    p.add_argument("--loadgen-bin", default="")
+    a = p.parse_args()
+    a.mem_sizes = [int(x) for x in a.mem_sizes.split(",") if x]
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        subprocess.run([sys.executable, os.path.join(HERE, "gen.py"), "--out", a.work,
+                        "--services", str(a.services), "--instances-per-service", str(a.instances_per_service),
+                        "--nodes", str(a.nodes), "--queries", str(a.queries), "--seed", str(a.seed)], check=True)
+        catalog, zone = os.path.join(a.work, "catalog.json"), os.path.join(a.work, "consul.zone")
+        servers = a.servers.split(",")
+        ports = {s: a.port_base + i for i, s in enumerate(("svcdns", "knot", "nsd", "ceiling"))}
+        procs = {}
+        for s in ["svcdns", "knot", "nsd"] + [x for x in servers if x == "ceiling"]:
+            procs[s] = launch(a, s, catalog, zone, ports[s], "main")
+        checked = check_answers(a, ports)
+        for s in ("knot", "nsd"):
+            if s not in servers:
+                stop(procs.pop(s), a.work)
+        results = {s: [] for s in servers}
+        for run in range(1, a.runs + 1):
+            for s in servers:
+                results[s].append(measure(a, s, procs[s], ports[s], run))
+        for s in list(procs):
+            stop(procs.pop(s), a.work)
+        mem = memory(a)
+        info = machine()
+        info["git"] = a.git
+        text = report(a, results, mem, checked, info)
+        with open(a.out, "w") as f:
+            f.write(text)
+        with open(os.path.join(a.work, "results.json"), "w") as f:
+            json.dump({"results": results, "memory": mem}, f, indent=1)
+        print(text)
+    finally:
+        stop_all(a.work)
+
+
+if __name__ == "__main__":
+    main()

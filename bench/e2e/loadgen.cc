@@ -1,0 +1,217 @@
+// A small UDP DNS load generator for the end-to-end benchmark (one thread,
+// sendmmsg/recvmmsg in batches): dnsperf on one core tops out below what a
+// single-threaded server answers, so it measures itself more than the server.
+//
+//   loadgen ADDR PORT QUERIES.bin SECONDS OUTSTANDING [TIMEOUT_MS]
+//
+// QUERIES.bin is dnsperf's -B format (2-byte length, then the query; its ID
+// is overwritten). Keeps OUTSTANDING queries in flight (closed loop), each
+// with its own 16-bit ID; a query unanswered after TIMEOUT_MS (default 1000)
+// is lost. Prints "key value" lines: sent, answered, lost, runtime_s, qps
+// (answers received before SECONDS were up, per second),
+// p50_us, p99_us, p999_us, rcode_<n> counts. Latency has the resolution of a
+// batch (one clock read per recvmmsg).
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <string>
+#include <vector>
+
+namespace {
+
+constexpr int kBatch = 64;
+constexpr uint64_t kHistUs = 1000000;  // 1 us bins up to 1 s
+
+uint64_t NowNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return uint64_t(ts.tv_sec) * 1000000000u + uint64_t(ts.tv_nsec);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 6) {
+    std::fprintf(stderr, "usage: %s ADDR PORT QUERIES.bin SECONDS OUTSTANDING [TIMEOUT_MS]\n", argv[0]);
+    return 2;
+  }
+  const double seconds = std::atof(argv[4]);
+  const int window = std::atoi(argv[5]);
+  const uint64_t timeout_ns = uint64_t(argc > 6 ? std::atoi(argv[6]) : 1000) * 1000000u;
+  if (window < 1 || window > 60000) {
+    std::fprintf(stderr, "OUTSTANDING must be 1..60000\n");
+    return 2;
+  }
+
+  std::vector<std::string> queries;
+  {
+    FILE* f = std::fopen(argv[3], "rb");
+    if (!f) {
+      std::perror(argv[3]);
+      return 1;
+    }
+    unsigned char len[2];
+    while (std::fread(len, 1, 2, f) == 2) {
+      std::string q(size_t(len[0]) << 8 | len[1], '\0');
+      if (std::fread(q.data(), 1, q.size(), f) != q.size() || q.size() < 12) break;
+      queries.push_back(std::move(q));
+    }
+    std::fclose(f);
+  }
+  if (queries.empty()) {
+    std::fprintf(stderr, "no queries in %s\n", argv[3]);
+    return 1;
+  }
+
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(uint16_t(std::atoi(argv[2])));
+  if (inet_pton(AF_INET, argv[1], &sa.sin_addr) != 1 ||
+      connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
+    std::perror("connect");
+    return 1;
+  }
+  int size = 8 << 20;
+  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+  setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+
+  std::vector<uint64_t> sent_at(65536, 0);  // 0: the ID is free
+  std::deque<uint16_t> order;               // IDs in the order sent
+  std::vector<uint64_t> hist(kHistUs + 1, 0);
+  uint64_t rcodes[16] = {};
+  uint64_t sent = 0, answered = 0, lost = 0, stray = 0, answered_by_stop = 0;
+  int in_flight = 0;
+  size_t next_query = 0;
+  uint16_t next_id = 0;
+
+  static char out_buf[kBatch][512];
+  static char in_buf[kBatch][4096];
+  iovec out_iov[kBatch], in_iov[kBatch];
+  mmsghdr out_msg[kBatch], in_msg[kBatch];
+
+  const uint64_t start = NowNs();
+  const uint64_t stop = start + uint64_t(seconds * 1e9);
+  uint64_t now = start, last_sweep = start;
+  bool sending = true;
+  for (;;) {
+    now = NowNs();
+    if (sending && now >= stop) {
+      sending = false;
+      answered_by_stop = answered;
+    }
+    if (!sending && (in_flight == 0 || now >= stop + timeout_ns)) break;
+
+    // Send until the window is full.
+    while (sending && in_flight < window) {
+      int n = 0;
+      while (n < kBatch && in_flight + n < window) {
+        while (sent_at[next_id] != 0) ++next_id;  // still in flight: skip its ID
+        const std::string& q = queries[next_query];
+        next_query = (next_query + 1) % queries.size();
+        std::memcpy(out_buf[n], q.data(), q.size());
+        out_buf[n][0] = char(next_id >> 8);
+        out_buf[n][1] = char(next_id & 0xFF);
+        sent_at[next_id] = now;
+        order.push_back(next_id);
+        ++next_id;
+        out_iov[n] = {out_buf[n], q.size()};
+        std::memset(&out_msg[n], 0, sizeof out_msg[n]);
+        out_msg[n].msg_hdr.msg_iov = &out_iov[n];
+        out_msg[n].msg_hdr.msg_iovlen = 1;
+        ++n;
+      }
+      int done = sendmmsg(fd, out_msg, unsigned(n), 0);
+      int ok = done < 0 ? 0 : done;
+      for (int i = ok; i < n; ++i) {  // not sent: free the IDs again
+        uint16_t id = uint16_t((uint8_t(out_buf[i][0]) << 8) | uint8_t(out_buf[i][1]));
+        sent_at[id] = 0;
+      }
+      sent += uint64_t(ok);
+      in_flight += ok;
+      if (ok < n) break;  // the socket buffer is full; receive first
+    }
+
+    // Receive what is there.
+    for (int i = 0; i < kBatch; ++i) {
+      in_iov[i] = {in_buf[i], sizeof in_buf[i]};
+      std::memset(&in_msg[i], 0, sizeof in_msg[i]);
+      in_msg[i].msg_hdr.msg_iov = &in_iov[i];
+      in_msg[i].msg_hdr.msg_iovlen = 1;
+    }
+    int got = recvmmsg(fd, in_msg, kBatch, MSG_DONTWAIT, nullptr);
+    if (got <= 0) {
+      if (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != ECONNREFUSED) {
+        std::perror("recvmmsg");
+        return 1;
+      }
+      pollfd p{fd, POLLIN, 0};
+      poll(&p, 1, 1);
+    } else {
+      now = NowNs();
+      for (int i = 0; i < got; ++i) {
+        if (in_msg[i].msg_len < 12) continue;
+        const unsigned char* m = reinterpret_cast<const unsigned char*>(in_buf[i]);
+        uint16_t id = uint16_t(m[0] << 8 | m[1]);
+        if (sent_at[id] == 0) {
+          ++stray;  // late answer of a query already counted lost
+          continue;
+        }
+        uint64_t us = (now - sent_at[id]) / 1000;
+        ++hist[us < kHistUs ? us : kHistUs];
+        ++rcodes[m[3] & 0xF];
+        sent_at[id] = 0;
+        ++answered;
+        --in_flight;
+      }
+    }
+
+    // Expire queries older than the timeout (every 10 ms).
+    if (now - last_sweep > 10000000u) {
+      last_sweep = now;
+      while (!order.empty()) {
+        uint16_t id = order.front();
+        if (sent_at[id] == 0) {
+          order.pop_front();
+        } else if (now - sent_at[id] > timeout_ns) {
+          sent_at[id] = 0;
+          ++lost;
+          --in_flight;
+          order.pop_front();
+        } else {
+          break;
+        }
+      }
+    }
+  }
+  lost += uint64_t(in_flight);
+  const double runtime = double(std::min(now, stop) - start) / 1e9;
+
+  auto percentile = [&](double q) -> uint64_t {
+    uint64_t want = uint64_t(double(answered) * q), seen = 0;
+    for (uint64_t us = 0; us <= kHistUs; ++us) {
+      seen += hist[us];
+      if (seen > want) return us;
+    }
+    return kHistUs;
+  };
+  std::printf("sent %llu\nanswered %llu\nlost %llu\nstray %llu\nruntime_s %.6f\nqps %.1f\n",
+              (unsigned long long)sent, (unsigned long long)answered, (unsigned long long)lost,
+              (unsigned long long)stray, runtime, runtime > 0 ? double(answered_by_stop) / runtime : 0.0);
+  std::printf("p50_us %llu\np99_us %llu\np999_us %llu\n", (unsigned long long)percentile(0.5),
+              (unsigned long long)percentile(0.99), (unsigned long long)percentile(0.999));
+  for (int r = 0; r < 16; ++r) {
+    if (rcodes[r]) std::printf("rcode_%d %llu\n", r, (unsigned long long)rcodes[r]);
+  }
+  return 0;
+}

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# End-to-end benchmark: svcdns against Knot DNS and NSD (and a trivial echo
+# responder as the ceiling) over UDP on 127.0.0.1, with dnsperf.
+#
+#   bash bench/e2e/run.sh [--duration S] [--runs N] [--services N]
+#        [--instances-per-service N] [--nodes N] [--queries N] [--mem-sizes 10000,100000]
+#        [--mem-1m] [--loadgen dnsperf|fast] [--outstanding N] [--svcdns PATH]
+#        [--out FILE] [--note TEXT] [--keep]
+#
+# Defaults: 1,000 services x 3 instances on 300 nodes, 3 runs of 10 s per
+# server (about 3 minutes in all, memory part included). Writes
+# bench/results/e2e-<date>.md (or --out).
+#
+# What it does (details in gen.py and e2e.py):
+#  1. installs knot, nsd and dnsperf from Debian if knotd/nsd/dnsperf are
+#     missing (apt-get; the resolver configuration is never touched, and no
+#     system service is started: the servers run here, from config files in
+#     a temporary directory, on 127.0.0.1 ports 25350-25361, and are killed
+#     by PID on exit);
+#  2. generates the catalog (svcdns --catalog JSON), the equivalent zone file
+#     for consul. and the query mix (gen.py, fixed seed);
+#  3. checks that Knot and NSD answer 200 sampled queries exactly as svcdns
+#     does (rcode and answer RRset, sorted, TTLs aside) and aborts with a diff
+#     if not;
+#  4. measures svcdns (--workers 1), knotd (1 UDP worker, 1 background
+#     worker), nsd (server-count 1) and echo_responder.c, each pinned to
+#     CPU 0, with the load pinned to CPU 1 (dnsperf -B -v by default, or with
+#     --loadgen fast loadgen.cc, compiled here: batched sendmmsg/recvmmsg and a
+#     latency histogram): answered q/s, server CPU, queries per server
+#     CPU-second, p50/p99 latency, losses, and how busy CPU 0 was with other
+#     work; medians of the runs, interleaved round robin;
+#  5. reads VmRSS of svcdns and of Knot serving 10k and 100k instances
+#     (--mem-1m adds 1M: ~10 s and ~1.5 GB for svcdns's snapshot).
+#
+# Left out (not measured here): the churn run (stream updates to svcdns
+# against nsupdate to Knot) and the timing of the SRV answer of a
+# 1,000-instance service over TCP.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+svcdns="$repo/build/svcdns"
+out="$repo/bench/results/e2e-$(date -u +%F).md"
+mem_sizes="10000,100000"
+loadgen=dnsperf
+args=()
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --svcdns) svcdns="$2"; shift 2 ;;
+    --out) out="$2"; shift 2 ;;
+    --mem-sizes) mem_sizes="$2"; shift 2 ;;
+    --mem-1m) mem_sizes="$mem_sizes,1000000"; shift ;;
+    --keep) args+=(--keep); shift ;;
+    --loadgen) loadgen="$2"; args+=("$1" "$2"); shift 2 ;;
+    --duration|--runs|--services|--instances-per-service|--nodes|--queries|--seed|--note|--port-base|--servers|--outstanding|--check)
+      args+=("$1" "$2"); shift 2 ;;
+    *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+
+[[ -x "$svcdns" ]] || { echo "no svcdns binary at $svcdns (build it, or pass --svcdns)" >&2; exit 1; }
+[[ "$(nproc)" -ge 2 ]] || { echo "needs 2 CPUs (server on CPU 0, load on CPU 1)" >&2; exit 1; }
+
+missing=()
+command -v knotd >/dev/null || missing+=(knot)
+command -v nsd >/dev/null || missing+=(nsd)
+command -v dnsperf >/dev/null || missing+=(dnsperf)
+command -v taskset >/dev/null || missing+=(util-linux)
+command -v cc >/dev/null || missing+=(gcc)
+command -v g++ >/dev/null || missing+=(g++)
+if [[ ${#missing[@]} -gt 0 ]]; then
+  echo "installing ${missing[*]}" >&2
+  sudo=""; [[ "$(id -u)" -eq 0 ]] || sudo="sudo"
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >&2 ||
+    { $sudo apt-get update >&2 && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >&2; }
+fi
+
+work="$(mktemp -d /tmp/svcdns-e2e.XXXXXX)"
+cleanup() {
+  if [[ -f "$work/pids" ]]; then
+    while read -r pid; do kill -KILL -- "-$pid" "$pid" 2>/dev/null || true; done < "$work/pids"
+  fi
+  [[ " ${args[*]-} " == *" --keep "* ]] && echo "kept $work" >&2 || rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+cc -O2 -Wall -o "$work/echo_responder" "$here/echo_responder.c"
+if [[ "$loadgen" == fast ]]; then
+  g++ -std=c++20 -O2 -Wall -o "$work/loadgen" "$here/loadgen.cc"
+fi
+mkdir -p "$(dirname "$out")"
+git_rev="$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?')"
+python3 "$here/e2e.py" --work "$work" --svcdns "$svcdns" --echo "$work/echo_responder" \
+  --out "$out" --mem-sizes "$mem_sizes" --git "$git_rev" --loadgen-bin "$work/loadgen" "${args[@]}"
+echo "results: $out" >&2
