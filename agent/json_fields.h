@@ -105,9 +105,27 @@ class Fields {
   Fields(const json& object, std::string where, std::string path)
       : object_(object), where_(std::move(where)), path_(std::move(path)) {}
 
+  // `key` is respelled as the document has it ("timeout" becomes
+  // "Timeout" in an API body; "tls_skip_verify" "TLSSkipVerify").
   absl::Status Error(absl::string_view key, absl::string_view problem) const {
     return absl::InvalidArgumentError(
-        absl::StrCat(where_, path_, key, ": ", problem));
+        absl::StrCat(where_, path_, AsWritten(key), ": ", problem));
+  }
+
+  std::string AsWritten(absl::string_view key) const {
+    auto fold = [](absl::string_view k) {
+      std::string out;
+      for (char c : k) {
+        if (c != '_') out.push_back(absl::ascii_tolower(static_cast<unsigned char>(c)));
+      }
+      return out;
+    };
+    if (!object_.is_object() || object_.contains(std::string(key))) return std::string(key);
+    std::string folded = fold(key);
+    for (const auto& [name, value] : object_.items()) {
+      if (fold(name) == folded) return name;
+    }
+    return std::string(key);
   }
 
   // A JSON null counts as absent, as it does for Go's decoder. Two
