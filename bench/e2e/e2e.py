@@ -3,9 +3,10 @@
 
 Starts svcdns, Knot, NSD and the echo responder (the ceiling) on 127.0.0.1
 high ports, each pinned to CPU 0, checks that Knot and NSD answer a sample of
-the query mix exactly as svcdns does, then runs dnsperf pinned to CPU 1
-against each in turn (round robin, so that noise on a shared machine spreads
-over all of them) and writes the Markdown results. Every process it starts is
+the query mix exactly as svcdns does, then runs the load (dnsperf -B -v, or
+loadgen.cc with --loadgen fast) pinned to CPU 1 against each in turn (round
+robin, so that noise on a shared machine spreads over all of them), reads the
+RSS of svcdns and Knot at the --mem-sizes and writes the Markdown results. Every process it starts is
 written to WORK/pids (run.sh's trap kills them) and killed on the way out.
 """
 import argparse
@@ -24,6 +25,7 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.dont_write_bytecode = True
 sys.path.insert(0, HERE)
 import gen  # noqa: E402
 
@@ -465,7 +467,7 @@ def report(a, results, mem, checked, info):
     L.append("")
     L.append("Machine: %d CPUs, %s, Linux %s%s." % (info["nproc"], info["model"], info["kernel"],
                                                  "; " + a.note if a.note else ""))
-    L.append("Servers: svcdns (`--workers 1`, git %s), %s (`udp-workers: 1`, `background-workers: 1`), %s "
+    L.append("Servers: svcdns (`--workers 1`, `build/svcdns` of the checkout at git %s), %s (`udp-workers: 1`, `background-workers: 1`), %s "
              "(`server-count: 1`), and the echo responder (`bench/e2e/echo_responder.c`: returns each "
              "query with QR set, no lookup) as the ceiling; each pinned to CPU 0. Load: %s, "
              "pinned to CPU 1, over UDP on 127.0.0.1." % (

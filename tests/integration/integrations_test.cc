@@ -5,8 +5,6 @@
 // Each program runs in the foreground in a temp dir on 127.0.0.1 high ports
 // and is stopped by PID; a test is skipped when its program is missing
 // (scripts/install-deps.sh installs them all).
-#include <stdio.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -20,6 +18,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/integration/integrations_util.h"
@@ -57,8 +56,8 @@ std::unique_ptr<ChildProcess> StartOnFreePort(
   for (int attempt = 0; attempt < 3; ++attempt) {
     *port = FreePort();
     std::unique_ptr<ChildProcess> child = make(*port);
-    bool up = WaitUntil([&] { return !child->Running() || ready(*port); }, 8000) &&
-              child->Running();
+    bool up =
+        WaitUntil([&] { return !child->Running() || ready(*port); }, 8000) && child->Running();
     *log = child->Log();
     if (up) return child;
   }
@@ -256,7 +255,9 @@ print(json.dumps({'index': int(index), 'services': services,
   EXPECT_EQ(j["services"]["web"], nlohmann::json({"v1", "v2"}));
   EXPECT_EQ(j["passing"], nlohmann::json({"web1", "web2"}));
 
-  // A blocking query (index=, wait=5s) returns as soon as an agent registers.
+  // A watch as Consul clients write it: blocking queries (index=, wait=5s)
+  // in a loop, each from the index of the last answer; it sees the service
+  // as soon as an agent registers it.
   std::string blocking = dir.Write("blocking.py", R"(
 import json, sys, time
 import consul
@@ -264,17 +265,24 @@ c = consul.Consul(host='127.0.0.1', port=int(sys.argv[1]))
 index, entries = c.health.service('api')
 print('index', index, len(entries), flush=True)
 started = time.monotonic()
-index2, entries = c.health.service('api', index=index, wait='5s')
-print(json.dumps({'index': int(index2), 'seconds': time.monotonic() - started,
+wakeups = []
+while not entries and time.monotonic() - started < 8:
+    index, entries = c.health.service('api', index=index, wait='5s')
+    wakeups.append([int(index), len(entries), round(time.monotonic() - started, 3)])
+print(json.dumps({'index': int(index), 'seconds': time.monotonic() - started,
+                  'wakeups': wakeups,
                   'ids': sorted(e['Service']['ID'] for e in entries)}), flush=True)
 )");
-  FILE* f = popen(absl::StrCat("timeout -k 2 15 ", kNoProxy, python, " ", blocking, " ",
-                               server->http_port(), " 2>&1")
-                      .c_str(),
-                  "r");
+  // pclose waits for the script, which `timeout` bounds.
+  std::unique_ptr<FILE, int (*)(FILE*)> f(
+      popen(absl::StrCat("timeout -k 2 15 ", kNoProxy, python, " ", blocking, " ",
+                         server->http_port(), " 2>&1")
+                .c_str(),
+            "r"),
+      pclose);
   ASSERT_NE(f, nullptr);
   char line[4096];
-  std::string first = fgets(line, sizeof(line), f) != nullptr ? line : "";
+  std::string first = fgets(line, sizeof(line), f.get()) != nullptr ? line : "";
   EXPECT_EQ(first.rfind("index ", 0), 0u) << first;
   EXPECT_NE(first.find(" 0\n"), std::string::npos) << first;  // no api yet
   // Let the blocking request reach the server (it answers at once anyway if
@@ -283,16 +291,16 @@ print(json.dumps({'index': int(index2), 'seconds': time.monotonic() - started,
   AgentStream agent(server->ingest_port());
   ASSERT_TRUE(agent.Register("api-node", "10.9.0.1", {ServiceProto("api1", "api", 80)}));
   auto registered = std::chrono::steady_clock::now();
-  std::string second = fgets(line, sizeof(line), f) != nullptr ? line : "";
+  std::string second = fgets(line, sizeof(line), f.get()) != nullptr ? line : "";
   auto answered = std::chrono::steady_clock::now();
   std::string rest;
-  while (fgets(line, sizeof(line), f) != nullptr) rest += line;
-  pclose(f);
-  EXPECT_LT(answered - registered, std::chrono::seconds(1));
+  while (fgets(line, sizeof(line), f.get()) != nullptr) rest += line;
+  f.reset();
   nlohmann::json r = nlohmann::json::parse(second, nullptr, false);
   ASSERT_FALSE(r.is_discarded()) << second << rest;
-  EXPECT_EQ(r["ids"], nlohmann::json({"api1"}));
-  EXPECT_LT(r["seconds"].get<double>(), 3.0);
+  EXPECT_LT(answered - registered, std::chrono::seconds(1)) << second;
+  EXPECT_EQ(r["ids"], nlohmann::json({"api1"})) << second;
+  std::cout << "[ INFO     ] watch: " << second;
 }
 
 // 4. Ruby's stub resolver (Resolv::DNS) asking SRV on svcdns' own port.
@@ -356,8 +364,9 @@ TEST(IntegrationsTest, HaproxyServerTemplateFollowsSrv) {
   }
 
   TempDir dir;
-  std::string cfg = AdaptSnippet("deploy/haproxy/svcdns.cfg",
-                                 {{"tcp@127.0.0.1:8600", absl::StrCat("tcp@127.0.0.1:", server->port())}});
+  std::string cfg =
+      AdaptSnippet("deploy/haproxy/svcdns.cfg",
+                   {{"tcp@127.0.0.1:8600", absl::StrCat("tcp@127.0.0.1:", server->port())}});
   ASSERT_FALSE(cfg.empty()) << "deploy/haproxy/svcdns.cfg no longer names tcp@127.0.0.1:8600";
   std::string cfg_path = dir.Write("svcdns.cfg", cfg);
   std::string socket = dir.path() + "/haproxy.sock";
@@ -372,25 +381,28 @@ TEST(IntegrationsTest, HaproxyServerTemplateFollowsSrv) {
                                  "    timeout server 5s\n"));
   // The snippet has no frontend, so HAProxy listens on no port of its own:
   // only the stats socket in the temp dir.
-  ChildProcess proc({haproxy, "-db", "-f", global_path, "-f", cfg_path}, dir.path() + "/haproxy.log");
-  ASSERT_TRUE(WaitUntil([&] { return !proc.Running() || !HaproxyCommand(socket, "show info").empty(); },
-                        8000) &&
-              proc.Running())
+  ChildProcess proc({haproxy, "-db", "-f", global_path, "-f", cfg_path},
+                    dir.path() + "/haproxy.log");
+  auto answers = [&] { return !HaproxyCommand(socket, "show info").empty(); };
+  ASSERT_TRUE(WaitUntil([&] { return !proc.Running() || answers(); }, 8000) && proc.Running())
       << proc.Log();
 
   std::set<std::string> servers;
   std::string raw;
-  EXPECT_TRUE(WaitUntil(
+  ASSERT_TRUE(WaitUntil(
       [&] {
         servers = HaproxyServers(socket, "web", &raw);
         return servers == expected;
       },
       8000))
-      << servers.size() << " servers:\n" << raw.substr(0, 3000) << "\nlog:\n" << proc.Log().substr(0, 3000);
+      << servers.size() << " servers (too_big counts answers HAProxy dropped):\n"
+      << HaproxyCommand(socket, "show resolvers svcdns") << raw.substr(0, 3000) << "\nlog:\n"
+      << proc.Log().substr(0, 3000);
 
   // n7's instance goes critical: it leaves the SRV answer, and HAProxy's
   // list once `hold obsolete` (10 s in the snippet) has passed.
-  ASSERT_TRUE(agents[6]->Send(UpdateMessage(3, {CheckStatusChange("chk-7", v1::HEALTH_STATUS_CRITICAL)})));
+  ASSERT_TRUE(agents[6]->Send(
+      UpdateMessage(3, {CheckStatusChange("chk-7", v1::HEALTH_STATUS_CRITICAL)})));
   auto ack = agents[6]->Read();
   ASSERT_TRUE(IsAck(ack));
   auto flipped = std::chrono::steady_clock::now();
