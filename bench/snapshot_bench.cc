@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <random>
 #include <memory>
 #include <string>
 
@@ -15,6 +16,7 @@
 #include "bench/malloc_counter.h"
 #include "benchmark/benchmark.h"
 #include "catalog/snapshot.h"
+#include "catalog/snapshot_builder.h"
 
 namespace svcdns::bench {
 namespace {
@@ -96,6 +98,44 @@ void BM_BuildSnapshot(benchmark::State& state) {
 BENCHMARK(BM_BuildSnapshot)->Arg(1'000)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_BuildSnapshot)->Arg(100'000)->Unit(benchmark::kMillisecond)->Iterations(5);
 BENCHMARK(BM_BuildSnapshot)->Arg(1'000'000)->Unit(benchmark::kMillisecond)->Iterations(2);
+
+// Publishing after changes: a SnapshotBuilder that has built the catalog
+// once rebuilds it after `changes` check flips. Unchanged services share
+// their compiled answers; the time left is regrouping the whole catalog
+// (still O(catalog): see bench/README.md).
+void BM_RebuildAfterChanges(benchmark::State& state) {
+  size_t instances = static_cast<size_t>(state.range(0));
+  size_t changes = static_cast<size_t>(state.range(1));
+  catalog::Catalog c = CatalogOfSize(instances);
+  catalog::SnapshotBuilder builder({});
+  if (!builder.Build(c).ok()) state.SkipWithError("build failed");
+  std::mt19937 rng(7);
+  for (auto _ : state) {
+    state.PauseTiming();
+    for (size_t i = 0; i < changes; ++i) {
+      auto& node = c.nodes[rng() % c.nodes.size()];
+      if (node.checks.empty()) {
+        node.services[rng() % node.services.size()].port ^= 1;
+      } else {
+        auto& check = node.checks[rng() % node.checks.size()];
+        check.status = check.status == catalog::Health::kCritical ? catalog::Health::kPassing
+                                                                  : catalog::Health::kCritical;
+      }
+    }
+    state.ResumeTiming();
+    auto snapshot = builder.Build(c);
+    benchmark::DoNotOptimize(snapshot);
+    state.PauseTiming();
+    snapshot->reset();  // freeing is not part of publishing (it happens after)
+    state.ResumeTiming();
+  }
+  state.counters["compiled"] = static_cast<double>(builder.compiled());
+  state.counters["reused"] = static_cast<double>(builder.reused());
+}
+BENCHMARK(BM_RebuildAfterChanges)->Args({100'000, 1})->Args({100'000, 1'000})
+    ->Unit(benchmark::kMillisecond)->Iterations(5);
+BENCHMARK(BM_RebuildAfterChanges)->Args({1'000'000, 1})->Args({1'000'000, 1'000})
+    ->Unit(benchmark::kMillisecond)->Iterations(2);
 
 }  // namespace
 }  // namespace svcdns::bench

@@ -7,6 +7,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/hash/hash.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/match.h"
@@ -113,6 +114,21 @@ std::string Key(KeyKind kind, std::initializer_list<absl::string_view> labels) {
     key.append(label.data(), label.size());
   }
   return key;
+}
+
+// Everything a group's compiled answers depend on (the domains and the
+// datacenter are fixed per builder and lookup key).
+uint64_t Fingerprint(const std::vector<const Instance*>& members, uint32_t ttl) {
+  uint64_t h = absl::Hash<std::pair<uint32_t, size_t>>{}({ttl, members.size()});
+  for (const Instance* inst : members) {
+    const Service& s = *inst->service;
+    uint64_t x = absl::Hash<std::tuple<absl::string_view, uint16_t, uint32_t, uint32_t, int,
+                                       absl::string_view, absl::string_view, absl::string_view>>{}(
+        {s.id, s.port, s.weights.passing, s.weights.warning, static_cast<int>(inst->health),
+         inst->address, inst->target_labels[0], inst->target_labels[1]});
+    h = (h ^ x) * 0x100000001b3ULL + (h >> 29);
+  }
+  return h;
 }
 
 // Appends a record owned by the question name whose rdata is written by
@@ -302,6 +318,14 @@ std::string AddressToHex(absl::string_view address) {
 
 absl::StatusOr<std::unique_ptr<Snapshot>> BuildSnapshot(
     const Catalog& catalog, const SnapshotOptions& options) {
+  SnapshotBuilder builder(options);
+  return builder.Build(catalog);
+}
+
+absl::StatusOr<std::unique_ptr<Snapshot>> SnapshotBuilder::Build(const Catalog& catalog) {
+  const SnapshotOptions& options = options_;
+  ++generation_;
+  compiled_ = reused_ = 0;
   auto snapshot = std::make_unique<Snapshot>();
   snapshot->index = catalog.index;
   snapshot->local_datacenter = Lower(options.datacenter);
@@ -441,8 +465,20 @@ absl::StatusOr<std::unique_ptr<Snapshot>> BuildSnapshot(
   snapshot->Reserve(groups.size() + catalog.nodes.size() + reverse.size());
   for (auto& [key, group] : groups) {
     uint32_t ttl = ServiceTtl(options.service_ttls, group.name);
-    snapshot->Add(key, CompileService(std::move(group.members), *group.dc, ttl, snapshot->domains));
+    uint64_t fingerprint = Fingerprint(group.members, ttl);
+    Cached& cached = cache_[key];
+    if (cached.answers == nullptr || cached.fingerprint != fingerprint) {
+      cached.answers = CompileService(std::move(group.members), *group.dc, ttl, snapshot->domains);
+      cached.fingerprint = fingerprint;
+      ++compiled_;
+    } else {
+      ++reused_;
+    }
+    cached.generation = generation_;
+    snapshot->Add(key, cached.answers);
   }
+  // Forget the answers of groups that are gone.
+  absl::erase_if(cache_, [&](const auto& entry) { return entry.second.generation != generation_; });
   for (auto& [name, targets] : reverse) {
     std::sort(targets.begin(), targets.end());
     targets.erase(std::unique(targets.begin(), targets.end()), targets.end());

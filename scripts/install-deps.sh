@@ -19,22 +19,43 @@ packages=(
   # by the test itself (foreground, temp dir, 127.0.0.1 high ports):
   # dnsmasq-base is the binary without the dnsmasq system service
   dnsmasq-base unbound haproxy python3-consul ruby
+  # Prometheus (dns_sd_configs over svcdns); systemd for systemd-analyze, and
+  # util-linux for setpriv/unshare (tests/integration/integrations_system_test.cc)
+  prometheus systemd util-linux
 )
 
 # Packages whose system service the tests never use: they must not start on
 # install (unbound would take port 53) nor at boot.
-services=(unbound haproxy)
+services=(unbound haproxy prometheus)
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "install-deps: run as root (apt-get install needs it)" >&2
   exit 1
 fi
 
+# systemd-resolved is only downloaded, never installed (installing it
+# replaces /etc/resolv.conf): the integration test runs the binary extracted
+# from the .deb in a namespace of its own. Same version as systemd, whose
+# private library it links against.
+resolved_debs=/var/cache/svcdns/debs
+fetch_resolved() {
+  local version
+  version=$(dpkg-query -W -f='${Version}' systemd 2>/dev/null) || return 0
+  ls "$resolved_debs"/systemd-resolved_"${version/:/%3a}"_*.deb >/dev/null 2>&1 && return 0
+  mkdir -p "$resolved_debs"
+  (cd "$resolved_debs" && apt-get download -qq -o APT::Sandbox::User=root \
+     "systemd-resolved=$version" >/dev/null 2>&1) ||
+    { apt-get update -qq && (cd "$resolved_debs" && apt-get download -qq \
+        -o APT::Sandbox::User=root "systemd-resolved=$version" >/dev/null); } ||
+    echo "install-deps: could not download systemd-resolved $version (its test will skip)" >&2
+}
+
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -eq 0 ]; then
+  fetch_resolved
   echo "install-deps: all ${#packages[@]} packages present"
   exit 0
 fi
@@ -62,4 +83,5 @@ for s in "${services[@]}"; do
     fi
   fi
 done
+fetch_resolved
 echo "install-deps: done"

@@ -32,6 +32,7 @@ CatalogOwner::CatalogOwner(uv_loop_t* loop, const OwnerOptions& options,
       options_(options),
       snapshot_options_(snapshot_options),
       publisher_(publisher),
+      builder_(snapshot_options),
       store_(snapshot_options.datacenter),
       wake_(NewHandle<uv_async_t>(this)),
       queue_([this] {
@@ -164,7 +165,7 @@ absl::Status CatalogOwner::Publish() {
   if (store_.index() != published_index_) {
     absl::Time start = absl::Now();
     catalog::Catalog catalog = store_.ToCatalog();
-    auto snapshot = catalog::BuildSnapshot(catalog, snapshot_options_);
+    auto snapshot = builder_.Build(catalog);
     if (!snapshot.ok()) return snapshot.status();
     size_t instances = (*snapshot)->instance_count;
     publisher_->Publish(*std::move(snapshot));
@@ -176,6 +177,7 @@ absl::Status CatalogOwner::Publish() {
     stats_.published_at_unix.Set(absl::ToUnixSeconds(absl::Now()));
     SVCDNS_LOG(kDebug, "snapshot_published", "index=", published_index_,
                " nodes=", catalog.nodes.size(), " healthy_instances=", instances,
+               " answer_sets_compiled=", builder_.compiled(), " reused=", builder_.reused(),
                " build_ms=", absl::ToDoubleMilliseconds(absl::Now() - start));
     for (auto& callback : index_callbacks_) callback(catalog);
     if (!options_.data_dir.empty() && !closing_) {

@@ -88,6 +88,7 @@ class CatalogOwner {
   OwnerOptions options_;
   catalog::SnapshotOptions snapshot_options_;
   catalog::SnapshotPublisher* publisher_;
+  catalog::SnapshotBuilder builder_;
   catalog::CatalogStore store_;
   std::mutex wake_mu_;  // guards wake_ against Close()
   uv_async_t* wake_;

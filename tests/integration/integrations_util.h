@@ -179,6 +179,76 @@ inline std::string RunShell(const std::string& command, int timeout_s, int* exit
   return out;
 }
 
+// A network namespace of its own (`ip netns add`), loopback up, deleted
+// with /etc/netns/<name> on destruction; processes started through Exec()
+// see its resolv.conf (written by SetResolvConf) as /etc/resolv.conf.
+// Declare it before the ChildProcesses run in it, so that they stop first.
+class NetNamespace {
+ public:
+  NetNamespace() {
+    static int counter = 0;
+    name_ = "svcdns-test-" + std::to_string(getpid()) + "-" + std::to_string(++counter);
+    int code = -1;
+    error_ = RunShell("ip netns add " + name_ + " 2>&1", 10, &code);
+    if (code != 0) {
+      name_.clear();
+      return;
+    }
+    error_ = RunShell("ip netns exec " + name_ + " ip link set lo up 2>&1", 10, &code);
+    if (code == 0) error_.clear();
+  }
+  ~NetNamespace() {
+    if (name_.empty()) return;
+    std::error_code ec;
+    std::filesystem::remove_all("/etc/netns/" + name_, ec);
+    RunShell("ip netns del " + name_ + " 2>/dev/null", 10);
+  }
+  NetNamespace(const NetNamespace&) = delete;
+  NetNamespace& operator=(const NetNamespace&) = delete;
+
+  // "" once the namespace is up, else why not.
+  const std::string& error() const { return name_.empty() && error_.empty() ? kGone : error_; }
+  bool ok() const { return !name_.empty() && error_.empty(); }
+  const std::string& name() const { return name_; }
+  // /etc/netns/<name>/resolv.conf: `ip netns exec` bind-mounts it on
+  // /etc/resolv.conf for the programs it runs.
+  bool SetResolvConf(const std::string& contents) const {
+    std::error_code ec;
+    std::filesystem::create_directories("/etc/netns/" + name_, ec);
+    if (ec) return false;
+    std::ofstream out("/etc/netns/" + name_ + "/resolv.conf");
+    out << contents;
+    return static_cast<bool>(out);
+  }
+  // argv run inside the namespace (ip netns exec execs it: same PID).
+  std::vector<std::string> Exec(const std::vector<std::string>& argv) const {
+    std::vector<std::string> full = {FindProgram({"/usr/sbin/ip", "/usr/bin/ip", "/sbin/ip"}),
+                                     "netns", "exec", name_};
+    full.insert(full.end(), argv.begin(), argv.end());
+    return full;
+  }
+  // A shell command line run inside the namespace, for RunShell.
+  std::string Shell(const std::string& command) const {
+    return "ip netns exec " + name_ + " " + command;
+  }
+
+ private:
+  static inline const std::string kGone = "ip netns add failed";
+  std::string name_;
+  std::string error_;
+};
+
+// Why network namespaces cannot be used here, or "" if they can.
+inline std::string NetnsUnavailable() {
+  if (geteuid() != 0) return "needs root (ip netns add)";
+  if (FindProgram({"/usr/sbin/ip", "/usr/bin/ip", "/sbin/ip"}).empty()) {
+    return "ip (iproute2) is not installed";
+  }
+  NetNamespace probe;
+  if (!probe.ok()) return "ip netns does not work here: " + probe.error();
+  return "";
+}
+
 // Sends one command to a HAProxy stats socket and returns the whole reply
 // ("" if the socket does not answer within `timeout_ms`).
 inline std::string HaproxyCommand(const std::string& socket_path, const std::string& command,
