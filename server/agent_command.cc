@@ -55,8 +55,10 @@ absl::Status RunAgent(AgentCommandOptions options) {
     view->local_datacenter = options.agent.node.datacenter;
     view->node = options.agent.node.name;
     view->advertise = options.agent.node.address;
-    view->catalog.index = view->index;
-    view->catalog.nodes.push_back(state);
+    auto catalog = std::make_shared<catalog::Catalog>();
+    catalog->index = view->index;
+    catalog->nodes.push_back(state);
+    view->catalog = std::move(catalog);
     catalog::Member self;
     self.name = state.node.name;
     self.address = state.node.address;

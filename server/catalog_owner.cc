@@ -164,7 +164,8 @@ absl::Status CatalogOwner::Publish() {
   uv_timer_stop(coalesce_);
   if (store_.index() != published_index_) {
     absl::Time start = absl::Now();
-    catalog::Catalog catalog = store_.ToCatalog();
+    auto shared = std::make_shared<const catalog::Catalog>(store_.ToCatalog());
+    const catalog::Catalog& catalog = *shared;
     auto snapshot = builder_.Build(catalog);
     if (!snapshot.ok()) return snapshot.status();
     size_t instances = (*snapshot)->instance_count;
@@ -179,7 +180,7 @@ absl::Status CatalogOwner::Publish() {
                " nodes=", catalog.nodes.size(), " healthy_instances=", instances,
                " answer_sets_compiled=", builder_.compiled(), " reused=", builder_.reused(),
                " build_ms=", absl::ToDoubleMilliseconds(absl::Now() - start));
-    for (auto& callback : index_callbacks_) callback(catalog);
+    for (auto& callback : index_callbacks_) callback(shared);
     if (!options_.data_dir.empty() && !closing_) {
       uv_timer_start(persist_, [](uv_timer_t* t) { static_cast<CatalogOwner*>(t->data)->Persist(); },
                      Millis(options_.persist_delay), 0);

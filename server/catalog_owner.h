@@ -48,8 +48,9 @@ class CatalogOwner {
   absl::Status SetFileNodes(std::vector<catalog::NodeState> nodes, uint64_t index_floor);
   // Where reactors put their events; wakes this loop.
   StreamEventQueue* queue() { return &queue_; }
-  // Called after each publication with the catalog just published.
-  void OnPublish(std::function<void(const catalog::Catalog&)> callback) {
+  // Called after each publication with the catalog just published (shared,
+  // not copied: the HTTP API reads the same one).
+  void OnPublish(std::function<void(std::shared_ptr<const catalog::Catalog>)> callback) {
     index_callbacks_.push_back(std::move(callback));
   }
   // Publishes what is pending and closes the loop handles. Streams are
@@ -106,7 +107,7 @@ class CatalogOwner {
     uint64_t sequence;
   };
   std::vector<PendingAck> pending_acks_;
-  std::vector<std::function<void(const catalog::Catalog&)>> index_callbacks_;
+  std::vector<std::function<void(std::shared_ptr<const catalog::Catalog>)>> index_callbacks_;
   Stats stats_;
 };
 

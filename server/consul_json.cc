@@ -130,7 +130,8 @@ const char* MemberStatusName(NodeStatus status) {
 
 std::optional<json> RenderPath(const CatalogView& view, const std::string& path,
                                const ViewQuery& q) {
-  const auto& nodes = view.catalog.nodes;
+  static const catalog::Catalog kEmpty;
+  const auto& nodes = (view.catalog ? *view.catalog : kEmpty).nodes;
   if (path == "/v1/catalog/services") {
     std::map<std::string, std::set<std::string>> services;
     for (const NodeState& n : nodes) {

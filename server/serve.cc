@@ -99,13 +99,13 @@ absl::Status RunServe(ServeOptions options) {
         loop.owner->Close();
         CloseHandle(loop.http_waits);
       });
-  owner.OnPublish([&](const catalog::Catalog& catalog) {
+  owner.OnPublish([&](std::shared_ptr<const catalog::Catalog> catalog) {
     auto view = std::make_shared<CatalogView>();
-    view->index = catalog.index;
+    view->index = catalog->index;
     view->local_datacenter = options.snapshot.datacenter;
     view->node = options.node;
     view->advertise = options.snapshot.advertise;
-    view->catalog = catalog;
+    view->catalog = std::move(catalog);
     view->members = owner.store().Members();
     http.Publish(std::move(view));
   });
