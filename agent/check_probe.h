@@ -36,6 +36,39 @@ class ProbeRun {
  public:
   virtual ~ProbeRun() = default;
   virtual void Cancel() = 0;
+
+ protected:
+  ProbeRun() = default;  // a run that delivers its result itself (HTTP)
+  explicit ProbeRun(ProbeDone done) : done_(std::move(done)) {}
+
+  // The close callback for every handle a run of type Run opened (each
+  // handle's data is the run): the last one to close delivers result_,
+  // unless the run was cancelled, and frees the run.
+  template <typename Run>
+  static void OnClosed(uv_handle_t* handle) {
+    static_cast<ProbeRun*>(static_cast<Run*>(handle->data))->HandleClosed();
+  }
+  // No result will be delivered (Cancel).
+  void Forget() {
+    cancelled_ = true;
+    done_ = nullptr;
+  }
+
+  ProbeResult result_;
+  int open_handles_ = 0;
+  bool cancelled_ = false;
+
+ private:
+  void HandleClosed() {
+    if (--open_handles_ > 0) return;
+    ProbeDone done = std::move(done_);
+    ProbeResult result = std::move(result_);
+    bool deliver = !cancelled_;
+    delete this;
+    if (deliver && done) done(std::move(result));
+  }
+
+  ProbeDone done_;
 };
 
 class CurlMulti;

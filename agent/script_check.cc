@@ -27,7 +27,7 @@ constexpr uint64_t kGraceMs = 2000;
 class ScriptRun : public ProbeRun {
  public:
   ScriptRun(ProbeDone done, absl::Duration timeout)
-      : done_(std::move(done)), timeout_(timeout) {}
+      : ProbeRun(std::move(done)), timeout_(timeout) {}
 
   void Start(uv_loop_t* loop, const CheckDefinition& def) {
     uv_timer_init(loop, &timer_);
@@ -79,8 +79,7 @@ class ScriptRun : public ProbeRun {
   }
 
   void Cancel() override {
-    cancelled_ = true;
-    done_ = nullptr;
+    Forget();
     if (finished_) return;
     if (pid_ > 0 && !exited_) {
       KillGroup();  // OnExit finishes, without waiting for the pipe
@@ -177,27 +176,15 @@ class ScriptRun : public ProbeRun {
       }
     }
     uv_timer_stop(&timer_);
-    uv_close(reinterpret_cast<uv_handle_t*>(&timer_), OnClosed);
-    if (pipe_open_) uv_close(reinterpret_cast<uv_handle_t*>(&pipe_), OnClosed);
-    if (process_open_) uv_close(reinterpret_cast<uv_handle_t*>(&process_), OnClosed);
+    uv_close(reinterpret_cast<uv_handle_t*>(&timer_), OnClosed<ScriptRun>);
+    if (pipe_open_) uv_close(reinterpret_cast<uv_handle_t*>(&pipe_), OnClosed<ScriptRun>);
+    if (process_open_) uv_close(reinterpret_cast<uv_handle_t*>(&process_), OnClosed<ScriptRun>);
   }
 
-  static void OnClosed(uv_handle_t* h) {
-    auto* self = static_cast<ScriptRun*>(h->data);
-    if (--self->open_handles_ > 0) return;
-    ProbeDone done = std::move(self->done_);
-    ProbeResult result = std::move(self->result_);
-    bool deliver = !self->cancelled_;
-    delete self;
-    if (deliver && done) done(std::move(result));
-  }
-
-  ProbeDone done_;
   absl::Duration timeout_;
   uv_timer_t timer_;
   uv_pipe_t pipe_;
   uv_process_t process_;
-  int open_handles_ = 0;
   bool pipe_open_ = false;
   bool process_open_ = false;
   int pid_ = 0;
@@ -205,12 +192,10 @@ class ScriptRun : public ProbeRun {
   bool eof_ = false;
   bool timed_out_ = false;
   bool failed_ = false;
-  bool cancelled_ = false;
   bool finished_ = false;
   int64_t exit_status_ = 0;
   int term_signal_ = 0;
   std::string output_;
-  ProbeResult result_;
   std::array<char, 16 * 1024> buffer_;
 };
 

@@ -32,7 +32,7 @@ bool ParseHostPort(absl::string_view text, sockaddr_storage* addr) {
 class TcpRun : public ProbeRun {
  public:
   TcpRun(ProbeDone done, const CheckDefinition& def)
-      : done_(std::move(done)), target_(def.tcp), timeout_(def.timeout) {}
+      : ProbeRun(std::move(done)), target_(def.tcp), timeout_(def.timeout) {}
 
   void Start(uv_loop_t* loop) {
     uv_timer_init(loop, &timer_);
@@ -58,8 +58,7 @@ class TcpRun : public ProbeRun {
   }
 
   void Cancel() override {
-    cancelled_ = true;
-    done_ = nullptr;
+    Forget();
     if (!finished_) Finish(Health::kCritical, "cancelled");
   }
 
@@ -84,30 +83,17 @@ class TcpRun : public ProbeRun {
     result_.status = status;
     result_.output = absl::StrCat("TCP connect ", target_, ": ", what);
     uv_timer_stop(&timer_);
-    uv_close(reinterpret_cast<uv_handle_t*>(&timer_), OnClosed);
-    uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), OnClosed);
+    open_handles_ = 2;
+    uv_close(reinterpret_cast<uv_handle_t*>(&timer_), OnClosed<TcpRun>);
+    uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), OnClosed<TcpRun>);
   }
 
-  static void OnClosed(uv_handle_t* h) {
-    auto* self = static_cast<TcpRun*>(h->data);
-    if (--self->open_handles_ > 0) return;
-    ProbeDone done = std::move(self->done_);
-    ProbeResult result = std::move(self->result_);
-    bool deliver = !self->cancelled_;
-    delete self;
-    if (deliver && done) done(std::move(result));
-  }
-
-  ProbeDone done_;
   std::string target_;
   absl::Duration timeout_;
   uv_timer_t timer_;
   uv_tcp_t tcp_;
   uv_connect_t connect_;
-  int open_handles_ = 2;
   bool finished_ = false;
-  bool cancelled_ = false;
-  ProbeResult result_;
 };
 
 }  // namespace
