@@ -181,7 +181,10 @@ absl::Status CatalogOwner::Publish() {
                " answer_sets_compiled=", builder_.compiled(), " reused=", builder_.reused(),
                " build_ms=", absl::ToDoubleMilliseconds(absl::Now() - start));
     for (auto& callback : index_callbacks_) callback(shared);
-    if (!options_.data_dir.empty() && !closing_) {
+    // Persist at most persist_delay after a change, even while changes keep
+    // coming (restarting the timer each time would starve it under churn).
+    if (!options_.data_dir.empty() && !closing_ &&
+        !uv_is_active(reinterpret_cast<uv_handle_t*>(persist_))) {
       uv_timer_start(persist_, [](uv_timer_t* t) { static_cast<CatalogOwner*>(t->data)->Persist(); },
                      Millis(options_.persist_delay), 0);
     }
