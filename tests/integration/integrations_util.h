@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdlib>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -186,34 +188,58 @@ inline std::string RunShell(const std::string& command, int timeout_s, int* exit
 class NetNamespace {
  public:
   NetNamespace() {
+    RemoveStale();
     static int counter = 0;
     name_ = "svcdns-test-" + std::to_string(getpid()) + "-" + std::to_string(++counter);
     int code = -1;
     error_ = RunShell("ip netns add " + name_ + " 2>&1", 10, &code);
     if (code != 0) {
+      error_ = "ip netns add " + name_ + ": " + error_;
       name_.clear();
       return;
     }
     error_ = RunShell("ip netns exec " + name_ + " ip link set lo up 2>&1", 10, &code);
     if (code == 0) error_.clear();
+    else error_ = "ip link set lo up: " + error_;
   }
   ~NetNamespace() {
     if (name_.empty()) return;
     std::error_code ec;
     std::filesystem::remove_all("/etc/netns/" + name_, ec);
+    if (created_etc_netns_) std::filesystem::remove("/etc/netns", ec);  // only if empty
     RunShell("ip netns del " + name_ + " 2>/dev/null", 10);
   }
   NetNamespace(const NetNamespace&) = delete;
   NetNamespace& operator=(const NetNamespace&) = delete;
 
+  // Namespaces (and /etc/netns folders) of test processes that died
+  // before their destructors ran: svcdns-test-<pid>-<n> with <pid> gone.
+  static void RemoveStale() {
+    std::error_code ec;
+    for (const char* root : {"/run/netns", "/etc/netns"}) {
+      for (const auto& e : std::filesystem::directory_iterator(root, ec)) {
+        std::string name = e.path().filename().string();
+        if (name.rfind("svcdns-test-", 0) != 0) continue;
+        int pid = std::atoi(name.c_str() + std::string("svcdns-test-").size());
+        if (pid <= 0 || pid == getpid() || kill(pid, 0) == 0 || errno != ESRCH) continue;
+        if (std::string(root) == "/etc/netns") {
+          std::filesystem::remove_all(e.path(), ec);
+        } else {
+          RunShell("ip netns del " + name + " 2>/dev/null", 10);
+        }
+      }
+    }
+  }
+
   // "" once the namespace is up, else why not.
-  const std::string& error() const { return name_.empty() && error_.empty() ? kGone : error_; }
+  const std::string& error() const { return error_; }
   bool ok() const { return !name_.empty() && error_.empty(); }
   const std::string& name() const { return name_; }
   // /etc/netns/<name>/resolv.conf: `ip netns exec` bind-mounts it on
   // /etc/resolv.conf for the programs it runs.
-  bool SetResolvConf(const std::string& contents) const {
+  bool SetResolvConf(const std::string& contents) {
     std::error_code ec;
+    if (!std::filesystem::exists("/etc/netns")) created_etc_netns_ = true;
     std::filesystem::create_directories("/etc/netns/" + name_, ec);
     if (ec) return false;
     std::ofstream out("/etc/netns/" + name_ + "/resolv.conf");
@@ -233,9 +259,9 @@ class NetNamespace {
   }
 
  private:
-  static inline const std::string kGone = "ip netns add failed";
   std::string name_;
   std::string error_;
+  bool created_etc_netns_ = false;
 };
 
 // Why network namespaces cannot be used here, or "" if they can.
