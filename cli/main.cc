@@ -221,6 +221,8 @@ int main(int argc, char** argv) {
       ->check(duration)->capture_default_str();
   serve_cmd->add_option("--tcp-idle-timeout", tcp_idle, "Close idle DNS TCP connections after this")
       ->check(duration)->capture_default_str();
+  serve_cmd->add_option("--query-log-sample", serve.worker.responder.query_log_sample,
+                        "Log one query in this many (0: none)")->capture_default_str();
   std::vector<std::string> recursors;
   serve_cmd->add_option("--recursor", recursors,
                         "ADDR[:PORT] for names outside our domains (repeatable; tried in order)");

@@ -138,7 +138,7 @@ void CatalogOwner::Process(StreamEvent& event) {
         return;
       }
       stats_.applied.Add();
-      pending_acks_.push_back({event.stream, event.sequence});
+      pending_acks_.push_back({event.stream, event.sequence, now});
       MarkDirty();
       break;
     }
@@ -190,9 +190,17 @@ absl::Status CatalogOwner::Publish() {
     }
   }
   // Everything acknowledged now is visible to every DNS worker.
+  absl::Time acked = absl::Now();
   for (const PendingAck& ack : pending_acks_) {
     auto it = sinks_.find(ack.stream);
-    if (it != sinks_.end()) it->second->Ack(ack.sequence, published_index_);
+    if (it == sinks_.end()) continue;
+    it->second->Ack(ack.sequence, published_index_);
+    double ms = absl::ToDoubleMilliseconds(acked - ack.applied);
+    size_t bucket = 0;
+    while (bucket < 12 && ms > Stats::kAckBucketsMs[bucket]) ++bucket;
+    stats_.ack_buckets[bucket].Add();
+    stats_.ack_sum_us.Add(static_cast<uint64_t>(ms * 1000));
+    stats_.ack_count.Add();
   }
   pending_acks_.clear();
   return absl::OkStatus();

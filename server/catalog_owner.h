@@ -74,6 +74,11 @@ class CatalogOwner {
     Counter instances;          // healthy instances served
     Counter last_build_us;      // snapshot build + publish of the last one
     Counter published_at_unix;
+    // From applying a Sync/Update to sending its Ack (after publication).
+    static constexpr double kAckBucketsMs[] = {0.5, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500};
+    Counter ack_buckets[13];  // the last is +Inf
+    Counter ack_sum_us;
+    Counter ack_count;
   };
   const Stats& stats() const { return stats_; }
   uint64_t published_index() const { return published_index_; }
@@ -105,6 +110,7 @@ class CatalogOwner {
   struct PendingAck {
     catalog::StreamId stream;
     uint64_t sequence;
+    absl::Time applied;
   };
   std::vector<PendingAck> pending_acks_;
   std::vector<std::function<void(std::shared_ptr<const catalog::Catalog>)>> index_callbacks_;

@@ -49,6 +49,7 @@ class DnsWorker {
   uint64_t tcp_open() const { return tcp_open_.Get(); }
   uint64_t tcp_refused() const { return tcp_refused_.Get(); }
   uint64_t forward_refused() const { return forward_refused_.Get(); }
+  uint64_t recursor_failures() const { return forwarder_ ? forwarder_->failures() : 0; }
 
  private:
   friend class UdpSocket;

@@ -142,6 +142,7 @@ void Forwarder::Expire() {
 }
 
 void Forwarder::Fail(Pending& p) {
+  failures_.Add();
   dns::Query q;
   auto* bytes = reinterpret_cast<const uint8_t*>(p.query.data());
   dns::ParseQuery(bytes, p.query.size(), &q);

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "base/counter.h"
 #include "server/listen_address.h"
 
 namespace svcdns::server {
@@ -42,6 +43,8 @@ class Forwarder {
   bool Forward(const uint8_t* query, size_t size, const ForwardOrigin& origin);
   void Close();
   size_t pending() const { return pending_.size(); }
+  // Queries that got SERVFAIL because no recursor answered (any thread).
+  uint64_t failures() const { return failures_.Get(); }
 
  private:
   struct Pending {
@@ -67,6 +70,7 @@ class Forwarder {
   uv_timer_t* timer_ = nullptr;
   absl::flat_hash_map<uint16_t, Pending> pending_;  // by the id sent upstream
   std::mt19937 rng_{std::random_device{}()};
+  Counter failures_;
   uint8_t buffer_[65536];
 };
 

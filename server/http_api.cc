@@ -3,10 +3,12 @@
 #include <microhttpd.h>
 
 #include <cstring>
+#include <map>
 #include <mutex>
 #include <random>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -54,6 +56,23 @@ MHD_Result Reply(MHD_Connection* c, unsigned status, const std::string& body, ui
   return result;
 }
 
+// The endpoint a path belongs to, its variable part written as :name.
+std::string Endpoint(absl::string_view url) {
+  for (const char* prefix :
+       {"/v1/catalog/service/", "/v1/health/service/", "/v1/health/node/", "/v1/health/checks/",
+        "/v1/agent/service/deregister/", "/v1/agent/check/pass/", "/v1/agent/check/warn/",
+        "/v1/agent/check/fail/"}) {
+    if (absl::StartsWith(url, prefix)) return absl::StrCat(prefix, ":name");
+  }
+  for (const char* path :
+       {"/v1/catalog/services", "/v1/catalog/nodes", "/v1/catalog/datacenters", "/v1/agent/self",
+        "/v1/agent/members", "/v1/agent/services", "/v1/agent/checks", "/v1/agent/reload",
+        "/v1/agent/service/register", "/v1/status/leader", "/v1/status/peers", "/metrics"}) {
+    if (url == path) return path;
+  }
+  return "other";
+}
+
 }  // namespace
 
 struct HttpApi::Impl {
@@ -70,20 +89,40 @@ struct HttpApi::Impl {
   }
 
   agent::Agent* agent = nullptr;
+  // Requests by endpoint and status; only libmicrohttpd's one thread
+  // touches it (the /metrics scrape included).
+  std::map<std::pair<std::string, unsigned>, uint64_t> requests;
+
+  MHD_Result Respond(MHD_Connection* c, const char* url, unsigned status, const std::string& body,
+                     uint64_t index, const char* type = "application/json") {
+    ++requests[{Endpoint(url), status}];
+    return Reply(c, status, body, index, type);
+  }
+
+  std::string RenderRequests() const {
+    std::string out =
+        "# HELP svcdns_http_requests_total HTTP API requests by endpoint and status.\n"
+        "# TYPE svcdns_http_requests_total counter\n";
+    for (const auto& [key, n] : requests) {
+      absl::StrAppend(&out, "svcdns_http_requests_total{endpoint=\"", key.first, "\",code=\"",
+                      key.second, "\"} ", n, "\n");
+    }
+    return out;
+  }
   std::function<std::string()> metrics;
 
   // A write to the agent, once its whole body has arrived.
   MHD_Result HandleWrite(MHD_Connection* c, const char* url, const char* method, Request* r) {
     uint64_t index = View()->index;
-    if (r->too_large) return Reply(c, 413, "request body over 1 MiB\n", index, "text/plain");
+    if (r->too_large) return Respond(c, url, 413, "request body over 1 MiB\n", index, "text/plain");
     if (agent != nullptr) {
       auto reply = agent->HandleHttp(method, url, Arg(c, "note"), r->body);
       if (reply) {
-        return Reply(c, reply->status, reply->body.empty() ? "" : reply->body + "\n", index,
+        return Respond(c, url, reply->status, reply->body.empty() ? "" : reply->body + "\n", index,
                      reply->status == 200 ? "application/json" : "text/plain");
       }
     }
-    return Reply(c, 405, "method not allowed\n", index, "text/plain");
+    return Respond(c, url, 405, "method not allowed\n", index, "text/plain");
   }
 
   MHD_Result Handle(MHD_Connection* c, const char* url, const char* method,
@@ -109,11 +148,12 @@ struct HttpApi::Impl {
       return HandleWrite(c, url, method, request);
     }
     if (metrics && std::string(url) == "/metrics" && request == nullptr) {
-      return Reply(c, 200, metrics(), View()->index, "text/plain; version=0.0.4");
+      return Respond(c, url, 200, metrics() + RenderRequests(), View()->index,
+                     "text/plain; version=0.0.4");
     }
     if (agent != nullptr && request == nullptr) {
       auto reply = agent->HandleHttp(verb, url, "", "");
-      if (reply) return Reply(c, reply->status, reply->body + "\n", View()->index);
+      if (reply) return Respond(c, url, reply->status, reply->body + "\n", View()->index);
     }
     if (request == nullptr) {
       request = new Request;
@@ -121,14 +161,14 @@ struct HttpApi::Impl {
       bool blocking;
       std::string index_arg = Arg(c, "index", &blocking);
       if (blocking && !absl::SimpleAtoi(index_arg, &request->index)) {
-        return Reply(c, 400, "index: not a number\n", 0, "text/plain");
+        return Respond(c, url, 400, "index: not a number\n", 0, "text/plain");
       }
       absl::Duration wait = kDefaultWait;
       bool has_wait;
       std::string wait_arg = Arg(c, "wait", &has_wait);
       if (has_wait) {
         auto parsed = agent::ParseDuration(wait_arg);
-        if (!parsed.ok()) return Reply(c, 400, "wait: not a duration like 30s\n", 0, "text/plain");
+        if (!parsed.ok()) return Respond(c, url, 400, "wait: not a duration like 30s\n", 0, "text/plain");
         wait = std::min(*parsed, kMaxWait);
       }
       // Consul adds up to wait/16 of jitter so that watchers spread out.
@@ -148,10 +188,10 @@ struct HttpApi::Impl {
     query.tag = Arg(c, "tag");
     Arg(c, "passing", &query.passing);
     auto body = RenderPath(*current, url, query);
-    if (!body) return Reply(c, 404, absl::StrCat("no such path: ", url, "\n"), current->index, "text/plain");
+    if (!body) return Respond(c, url, 404, absl::StrCat("no such path: ", url, "\n"), current->index, "text/plain");
     bool pretty;
     Arg(c, "pretty", &pretty);
-    return Reply(c, 200, body->dump(pretty ? 2 : -1) + "\n", current->index);
+    return Respond(c, url, 200, body->dump(pretty ? 2 : -1) + "\n", current->index);
   }
 };
 

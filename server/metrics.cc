@@ -18,7 +18,7 @@ std::string RenderMetrics(const DnsServer& dns, const CatalogOwner& owner) {
   uint64_t answered[2][kRcodeSlots] = {};
   uint64_t by_type[kTypeSlots] = {};
   uint64_t dropped = 0, truncated = 0, tcp_open = 0, tcp_refused = 0, forwarded = 0,
-           forward_refused = 0;
+           forward_refused = 0, recursor_failures = 0;
   for (const auto& worker : dns.workers()) {
     const ResponderStats& s = worker->stats();
     for (int t = 0; t < 2; ++t) {
@@ -31,6 +31,7 @@ std::string RenderMetrics(const DnsServer& dns, const CatalogOwner& owner) {
     tcp_refused += worker->tcp_refused();
     forwarded += s.forwarded.Get();
     forward_refused += worker->forward_refused();
+    recursor_failures += worker->recursor_failures();
   }
   Header(&out, "svcdns_dns_responses_total", "counter", "DNS answers by transport and rcode.");
   for (int t = 0; t < 2; ++t) {
@@ -58,6 +59,9 @@ std::string RenderMetrics(const DnsServer& dns, const CatalogOwner& owner) {
   Header(&out, "svcdns_dns_forward_refused_total", "counter",
          "Queries not forwarded: too many pending.");
   absl::StrAppend(&out, "svcdns_dns_forward_refused_total ", forward_refused, "\n");
+  Header(&out, "svcdns_dns_recursor_failures_total", "counter",
+         "Forwarded queries answered SERVFAIL: no recursor answered.");
+  absl::StrAppend(&out, "svcdns_dns_recursor_failures_total ", recursor_failures, "\n");
 
   const CatalogOwner::Stats& o = owner.stats();
   Header(&out, "svcdns_snapshot_index", "gauge", "Catalog index of the published snapshot (SOA serial).");
@@ -75,6 +79,16 @@ std::string RenderMetrics(const DnsServer& dns, const CatalogOwner& owner) {
   absl::StrAppend(&out, "svcdns_ingest_streams ", o.streams.Get(), "\n");
   Header(&out, "svcdns_ingest_messages_applied_total", "counter", "Agent messages applied.");
   absl::StrAppend(&out, "svcdns_ingest_messages_applied_total ", o.applied.Get(), "\n");
+  Header(&out, "svcdns_ingest_ack_latency_seconds", "histogram",
+         "From applying an agent message to acknowledging it (visible in DNS).");
+  uint64_t cumulative = 0;
+  for (size_t b = 0; b < 13; ++b) {
+    cumulative += o.ack_buckets[b].Get();
+    std::string le = b < 12 ? absl::StrCat(CatalogOwner::Stats::kAckBucketsMs[b] / 1000) : "+Inf";
+    absl::StrAppend(&out, "svcdns_ingest_ack_latency_seconds_bucket{le=\"", le, "\"} ", cumulative, "\n");
+  }
+  absl::StrAppend(&out, "svcdns_ingest_ack_latency_seconds_sum ", o.ack_sum_us.Get() / 1e6, "\n");
+  absl::StrAppend(&out, "svcdns_ingest_ack_latency_seconds_count ", o.ack_count.Get(), "\n");
   Header(&out, "svcdns_ingest_messages_rejected_total", "counter", "Agent messages rejected, by status.");
   for (int code = 1; code < 17; ++code) {
     if (uint64_t n = o.rejected[code].Get(); n > 0) {

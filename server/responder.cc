@@ -2,6 +2,9 @@
 
 #include <algorithm>
 
+#include "base/log.h"
+#include "dns/name.h"
+
 namespace svcdns::server {
 
 using catalog::AnswerSet;
@@ -128,6 +131,10 @@ size_t Responder::Answer(const Snapshot& snapshot, const uint8_t* packet,
     if (kCountedTypes[i] == q.qtype) type_slot = i;
   }
   if (q.has_question) stats_.by_type[type_slot].Add();
+  if (options_.query_log_sample != 0 && ++since_logged_ >= options_.query_log_sample) {
+    since_logged_ = 0;
+    LogQuery(transport, reply, w.position());
+  }
   return w.position();
 }
 
@@ -381,6 +388,16 @@ void Responder::AppendSrv(const AnswerSet& set,
     }
     ++reply.additional;
   }
+}
+
+void Responder::LogQuery(Transport transport, const Reply& reply, size_t size) {
+  const dns::Query& q = reply.query;
+  SVCDNS_LOG(kInfo, "query", "transport=", transport == Transport::kTcp ? "tcp" : "udp",
+             " qname=", Quote(q.has_question ? dns::NameToText(q.lower_name()) : ""),
+             " qtype=", q.qtype, " rcode=", reply.rcode < kRcodeSlots ? kRcodeNames[reply.rcode]
+                                                                    : kRcodeNames[kRcodeSlots - 1],
+             " answers=", reply.answers, " additional=", reply.additional,
+             " tc=", reply.truncated ? 1 : 0, " bytes=", size);
 }
 
 void Responder::AppendSoa(const Snapshot& snapshot, Reply& reply, bool answer) {

@@ -25,6 +25,9 @@ struct ResponderOptions {
   // Names outside our domains (and reverse names we do not know) are for
   // the recursors: Answer() returns 0 and forward() becomes true.
   bool forward_outside = false;
+  // Log one query in this many (0: none). Sampled queries only: a logged
+  // query allocates for its log line.
+  uint32_t query_log_sample = 0;
 };
 
 enum class Transport : uint8_t { kUdp, kTcp };
@@ -76,11 +79,13 @@ class Responder {
   void AppendSrv(const catalog::AnswerSet& set,
                  const std::vector<catalog::SrvRecord>& records, Reply& reply);
   void AppendSoa(const catalog::Snapshot& snapshot, Reply& reply, bool answer);
+  void LogQuery(Transport transport, const Reply& reply, size_t size);
 
   ResponderOptions options_;
   ResponderStats stats_;
   uint32_t rotation_ = 0;
   bool forward_ = false;
+  uint32_t since_logged_ = 0;
   dns::Query query_;
 };
 

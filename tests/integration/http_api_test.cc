@@ -208,3 +208,37 @@ TEST_F(HttpApiTest, MetricsCountQueriesAndStreams) {
 
 }  // namespace
 }  // namespace svcdns::testing
+
+namespace svcdns::testing {
+namespace {
+
+TEST(MetricsTest, AckLatencyHttpRequestsAndSampledQueryLog) {
+  auto server = ServerProcess::Start({"--config-dir", SourceDir() + "/deploy/examples/services",
+                                      "--node", "demo", "--query-log-sample", "2"});
+  ASSERT_TRUE(server.ok()) << server.status();
+  uint16_t http = (*server)->http_port();
+  // Each of the 2 workers logs one in two of its queries: 8 queries give 3
+  // or 4 lines, however SO_REUSEPORT spreads them.
+  for (int i = 0; i < 8; ++i) {
+    ASSERT_TRUE(Query("127.0.0.1", (*server)->port(), "WEB.service.consul", LDNS_RR_TYPE_SRV).ok());
+  }
+  EXPECT_TRUE((*server)->WaitForLog("event=query transport=udp qname=web.service.consul.", 3, 5000))
+      << (*server)->Log();
+  EXPECT_FALSE((*server)->WaitForLog("event=query", 5, 300));
+  AgentStream agent((*server)->ingest_port());
+  ASSERT_TRUE(agent.Register("agent1", "10.9.0.1", {ServiceProto("api1", "api", 80)}));
+  Get(http, "/v1/catalog/services");
+  Get(http, "/v1/health/service/web");
+  std::string metrics = Curl(http, "/metrics");
+  // Two Syncs acknowledged: the server's own node (--config-dir) and agent1.
+  EXPECT_NE(metrics.find("svcdns_ingest_ack_latency_seconds_count 2"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("svcdns_ingest_ack_latency_seconds_bucket{le=\"+Inf\"} 2"), std::string::npos);
+  EXPECT_NE(metrics.find("svcdns_http_requests_total{endpoint=\"/v1/catalog/services\",code=\"200\"} 1"),
+            std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("svcdns_http_requests_total{endpoint=\"/v1/health/service/:name\",code=\"200\"} 1"),
+            std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("svcdns_dns_recursor_failures_total 0"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace svcdns::testing
