@@ -5,6 +5,11 @@
 // Each program runs in the foreground in a temp dir on 127.0.0.1 high ports
 // and is stopped by PID; a test is skipped when its program is missing
 // (scripts/install-deps.sh installs them all).
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -17,6 +22,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "gtest/gtest.h"
@@ -340,6 +346,47 @@ std::set<std::string> HaproxyServers(const std::string& socket, const std::strin
 
 // 5. HAProxy with deploy/haproxy/svcdns.cfg: server-template slots follow
 // the SRV answer (over TCP) of a 300-instance service.
+// A tiny HTTP server on one address: answers every request with its name.
+class NamedHttpServer {
+ public:
+  NamedHttpServer(const std::string& ip, uint16_t port, std::string name) : name_(std::move(name)) {
+    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    inet_pton(AF_INET, ip.c_str(), &a.sin_addr);
+    ok_ = bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0 && listen(fd_, 64) == 0;
+    thread_ = std::thread([this] {
+      while (true) {
+        int c = accept(fd_, nullptr, nullptr);
+        if (c < 0) return;  // closed
+        timeval tv{2, 0};
+        setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        char buf[4096];
+        recv(c, buf, sizeof(buf), 0);
+        std::string reply = absl::StrCat("HTTP/1.0 200 OK\r\nContent-Length: ", name_.size(),
+                                         "\r\nConnection: close\r\n\r\n", name_);
+        send(c, reply.data(), reply.size(), MSG_NOSIGNAL);
+        close(c);
+      }
+    });
+  }
+  ~NamedHttpServer() {
+    shutdown(fd_, SHUT_RDWR);
+    close(fd_);
+    thread_.join();
+  }
+  bool ok() const { return ok_; }
+
+ private:
+  std::string name_;
+  int fd_ = -1;
+  bool ok_ = false;
+  std::thread thread_;
+};
+
 TEST(IntegrationsTest, HaproxyServerTemplateFollowsSrv) {
   std::string haproxy = FindProgram({"/usr/sbin/haproxy"});
   if (haproxy.empty()) GTEST_SKIP() << "haproxy is not installed";
@@ -363,6 +410,15 @@ TEST(IntegrationsTest, HaproxyServerTemplateFollowsSrv) {
     expected.insert(absl::StrCat(address(i), ":", 20000 + i));
   }
 
+  // n1..n3 really serve HTTP (the others refuse, so HAProxy's checks mark
+  // them down): requests through HAProxy show who is in rotation.
+  std::vector<std::unique_ptr<NamedHttpServer>> backends;
+  for (int i = 1; i <= 3; ++i) {
+    backends.push_back(std::make_unique<NamedHttpServer>(address(i), 20000 + i, absl::StrCat("n", i)));
+    ASSERT_TRUE(backends.back()->ok()) << address(i);
+  }
+  uint16_t frontend_port = FreePort();
+
   TempDir dir;
   std::string cfg =
       AdaptSnippet("deploy/haproxy/svcdns.cfg",
@@ -378,9 +434,11 @@ TEST(IntegrationsTest, HaproxyServerTemplateFollowsSrv) {
                                  "    mode http\n"
                                  "    timeout connect 1s\n"
                                  "    timeout client 5s\n"
-                                 "    timeout server 5s\n"));
-  // The snippet has no frontend, so HAProxy listens on no port of its own:
-  // only the stats socket in the temp dir.
+                                 "    timeout server 5s\n"
+                                 "frontend test\n"
+                                 "    bind 127.0.0.1:", frontend_port, "\n"
+                                 "    default_backend web\n"));
+  // The snippet has no frontend; the test adds one on a loopback port.
   ChildProcess proc({haproxy, "-db", "-f", global_path, "-f", cfg_path},
                     dir.path() + "/haproxy.log");
   auto answers = [&] { return !HaproxyCommand(socket, "show info").empty(); };
@@ -399,14 +457,29 @@ TEST(IntegrationsTest, HaproxyServerTemplateFollowsSrv) {
       << HaproxyCommand(socket, "show resolvers svcdns") << raw.substr(0, 3000) << "\nlog:\n"
       << proc.Log().substr(0, 3000);
 
-  // n7's instance goes critical: it leaves the SRV answer, and HAProxy's
-  // list once `hold obsolete` (10 s in the snippet) has passed.
-  ASSERT_TRUE(agents[6]->Send(
-      UpdateMessage(3, {CheckStatusChange("chk-7", v1::HEALTH_STATUS_CRITICAL)})));
-  auto ack = agents[6]->Read();
+  // Who answers 30 requests through HAProxy's frontend.
+  auto through_haproxy = [&] {
+    std::set<std::string> who;
+    for (int i = 0; i < 30; ++i) {
+      who.insert(RunShell(absl::StrCat("curl -s --max-time 2 http://127.0.0.1:", frontend_port, "/"), 5));
+    }
+    who.erase("");
+    return who;
+  };
+  std::set<std::string> who;
+  EXPECT_TRUE(WaitUntil([&] { return (who = through_haproxy()) == std::set<std::string>{"n1", "n2", "n3"}; },
+                        15000))
+      << absl::StrJoin(who, ",");
+
+  // n2's instance goes critical: it leaves the SRV answer, and HAProxy's
+  // list once `hold obsolete` (10 s in the snippet) has passed; requests
+  // then reach only n1 and n3.
+  ASSERT_TRUE(agents[1]->Send(
+      UpdateMessage(3, {CheckStatusChange("chk-2", v1::HEALTH_STATUS_CRITICAL)})));
+  auto ack = agents[1]->Read();
   ASSERT_TRUE(IsAck(ack));
   auto flipped = std::chrono::steady_clock::now();
-  expected.erase(absl::StrCat(address(7), ":", 20007));
+  expected.erase(absl::StrCat(address(2), ":", 20002));
   EXPECT_TRUE(WaitUntil(
       [&] {
         servers = HaproxyServers(socket, "web", &raw);
@@ -418,6 +491,7 @@ TEST(IntegrationsTest, HaproxyServerTemplateFollowsSrv) {
             << std::chrono::duration_cast<std::chrono::milliseconds>(
                    std::chrono::steady_clock::now() - flipped).count()
             << " ms\n";
+  EXPECT_EQ(through_haproxy(), (std::set<std::string>{"n1", "n3"}));
   proc.Stop();
 }
 
