@@ -23,7 +23,13 @@
 //    --max-probes at once): from the send to the first UDP answer to
 //    `<service>.service.consul SRV` (EDNS 1232) that contains (or no longer
 //    contains) the instance's port + target, polled from a separate thread
-//    every --poll-interval-us per pending sample, for at most --probe-timeout.
+//    every --poll-interval-us per pending sample (less often when that would
+//    exceed --max-poll-qps in all: every pending/max-poll-qps s), for at most
+//    --probe-timeout.
+// Percentiles: ack_* and vis_* over the updates that got there; ack_all_* and
+// vis_all_* over every sent update (sample), those never acked (visible)
+// before the end of --drain counting as infinitely late ("inf"): the honest
+// figure when the server falls behind.
 //
 // The last stdout line is the summary, "CHURN key=value ..." (ms latencies).
 // With --wait-stdin it prints "READY" once set up and waits for a line on
@@ -32,8 +38,8 @@
 //
 //   churn_client --catalog catalog.json [--mode grpc|dns-update]
 //     [--ingest-addr 127.0.0.1:8502] [--dns-addr 127.0.0.1:8600] [--zone consul]
-//     [--rate 1000] [--duration 20] [--sample-every 10] [--max-probes 8]
-//     [--poll-interval-us 1000] [--probe-timeout 15] [--drain 20]
+//     [--rate 1000] [--duration 20] [--sample-every 10] [--max-probes 100000]
+//     [--poll-interval-us 1000] [--max-poll-qps 5000] [--probe-timeout 60] [--drain 30]
 //     [--seed 1] [--wait-stdin]
 #include <arpa/inet.h>
 #include <google/protobuf/util/json_util.h>
@@ -92,10 +98,11 @@ struct Options {
   double rate = 1000;
   double duration = 20;
   int sample_every = 10;
-  int max_probes = 8;
+  int max_probes = 100000;
+  int max_poll_qps = 5000;
   int poll_interval_us = 1000;
-  double probe_timeout = 15;
-  double drain = 20;
+  double probe_timeout = 60;
+  double drain = 30;
   unsigned seed = 1;
   bool wait_stdin = false;
 };
@@ -130,6 +137,7 @@ Options ParseFlags(int argc, char** argv) {
     else if (a == "--duration") o.duration = std::atof(v.c_str());
     else if (a == "--sample-every") o.sample_every = std::atoi(v.c_str());
     else if (a == "--max-probes") o.max_probes = std::atoi(v.c_str());
+    else if (a == "--max-poll-qps") o.max_poll_qps = std::atoi(v.c_str());
     else if (a == "--poll-interval-us") o.poll_interval_us = std::atoi(v.c_str());
     else if (a == "--probe-timeout") o.probe_timeout = std::atof(v.c_str());
     else if (a == "--drain") o.drain = std::atof(v.c_str());
@@ -309,6 +317,25 @@ struct Stats {
   uint64_t update_errors = 0;      // non-NOERROR UPDATE responses, stream failures
 };
 
+// Over v plus `missing` infinitely late ones.
+std::string PctAll(std::vector<double> v, size_t missing, const char* prefix) {
+  std::sort(v.begin(), v.end());
+  size_t n = v.size() + missing;
+  auto at = [&](double q) -> std::string {
+    if (n == 0) return "nan";
+    size_t k = std::min(n - 1, size_t(q * double(n)));
+    if (k >= v.size()) return "inf";
+    char b[32];
+    std::snprintf(b, sizeof b, "%.2f", v[k]);
+    return b;
+  };
+  std::string m = missing ? "inf" : at(1.0);
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "%s_n=%zu %s_p50_ms=%s %s_p99_ms=%s %s_max_ms=%s", prefix, n, prefix,
+                at(0.5).c_str(), prefix, at(0.99).c_str(), prefix, m.c_str());
+  return buf;
+}
+
 std::string Pct(std::vector<double> v, const char* prefix) {
   char buf[256];
   if (v.empty()) {
@@ -359,6 +386,7 @@ class Poller {
     incoming_.push_back(std::move(p));
   }
   uint64_t queries() const { return queries_; }
+  uint64_t vis_pending() const { return uint64_t(pending_.load()); }
   uint64_t timeouts() const { return timeouts_; }
 
  private:
@@ -382,7 +410,7 @@ class Poller {
 
   void Run() {
     unsigned char buf[4096];
-    const uint64_t interval = uint64_t(o_.poll_interval_us) * 1000u;
+    const uint64_t min_interval = uint64_t(o_.poll_interval_us) * 1000u;
     const uint64_t timeout = uint64_t(o_.probe_timeout * 1e9);
     while (!stop_) {
       {
@@ -391,6 +419,9 @@ class Poller {
         incoming_.clear();
       }
       uint64_t now = NowNs();
+      // every pending sample polled every `interval`, at most max_poll_qps queries in all
+      const uint64_t interval =
+          std::max(min_interval, uint64_t(double(active_.size()) * 1e9 / std::max(1, o_.max_poll_qps)));
       for (size_t i = 0; i < active_.size();) {
         Probe& p = *active_[i];
         if (now - p.sent_ns > timeout) {
@@ -417,6 +448,7 @@ class Poller {
       }
       pollfd pfd{fd_, POLLIN, 0};
       poll(&pfd, 1, 1);
+      const uint64_t interval2 = interval;
       for (;;) {
         ssize_t n = recv(fd_, buf, sizeof buf, 0);
         if (n < 12) break;
@@ -432,7 +464,7 @@ class Poller {
         if (has >= 0 && bool(has) == p.want_present) {
           Finish(i, true, t);
         } else {
-          p.next_poll_ns = t + interval;
+          p.next_poll_ns = t + interval2;
         }
       }
     }
@@ -863,14 +895,15 @@ int main(int argc, char** argv) {
       "CHURN mode=%s nodes=%zu instances=%zu setup_s=%.2f rate_target=%.0f duration_s=%.1f sent=%llu "
       "send_rate=%.1f send_failures=%llu flips=%llu adds=%llu dels=%llu acked=%zu unacked=%llu "
       "acks_in_window=%llu ack_rate_in_window=%.1f update_errors=%llu publications=%zu drain_s=%.2f "
-      "%s %s vis_timeouts=%llu samples_skipped=%llu probe_queries=%llu\n",
+      "%s %s %s %s vis_timeouts=%llu vis_pending=%llu samples_skipped=%llu probe_queries=%llu\n",
       o.mode.c_str(), nodes.size(), total, setup_s, o.rate, o.duration, (unsigned long long)sent,
       double(sent) / send_s, (unsigned long long)send_failures, (unsigned long long)flips,
       (unsigned long long)adds, (unsigned long long)dels, stats.ack_ms.size(), (unsigned long long)unacked,
       (unsigned long long)stats.acks_in_window, double(stats.acks_in_window) / o.duration,
       (unsigned long long)stats.update_errors, stats.indexes.size(), drain_s, Pct(stats.ack_ms, "ack").c_str(),
-      Pct(stats.vis_ms, "vis").c_str(),
-      (unsigned long long)poller.timeouts(), (unsigned long long)skipped_samples,
+      Pct(stats.vis_ms, "vis").c_str(), PctAll(stats.ack_ms, size_t(unacked), "ack_all").c_str(),
+      PctAll(stats.vis_ms, size_t(poller.timeouts() + poller.vis_pending()), "vis_all").c_str(),
+      (unsigned long long)poller.timeouts(), (unsigned long long)poller.vis_pending(), (unsigned long long)skipped_samples,
       (unsigned long long)poller.queries());
   std::fflush(stdout);
   std::fflush(stderr);

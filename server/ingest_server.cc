@@ -119,6 +119,15 @@ class StreamReactor final : public grpc::ServerBidiReactor<AgentMessage, ServerM
     event->stream = id_;
     event->sink = this;
     queue_->Push(*std::move(event));
+    // Read ahead: while the owner is busy publishing, each stream may queue
+    // up to kReadAhead messages, which then land in one publication.
+    std::lock_guard<std::recursive_mutex> lock(mu_);
+    ++unprocessed_;
+    reading_ = false;
+    if (!ended_ && unprocessed_ < kReadAhead) {
+      reading_ = true;
+      StartRead(&in_);
+    }
   }
 
   void OnWriteDone(bool ok) override {
@@ -162,7 +171,11 @@ class StreamReactor final : public grpc::ServerBidiReactor<AgentMessage, ServerM
 
   void ReadNext() override {
     std::lock_guard<std::recursive_mutex> lock(mu_);
-    if (!ended_) StartRead(&in_);
+    --unprocessed_;
+    if (!ended_ && !reading_ && unprocessed_ < kReadAhead) {
+      reading_ = true;
+      StartRead(&in_);
+    }
   }
 
   void Release() override { Unref(); }
@@ -215,6 +228,11 @@ class StreamReactor final : public grpc::ServerBidiReactor<AgentMessage, ServerM
   std::atomic<int> refs_{2};  // gRPC (OnDone) and the owner (Release)
   AgentMessage in_;
   std::recursive_mutex mu_;
+  // Messages handed to the owner and not processed yet; a read is
+  // outstanding while reading_ (flow control: at most kReadAhead queued).
+  static constexpr int kReadAhead = 64;
+  int unprocessed_ = 0;
+  bool reading_ = true;
   bool ended_ = false;     // no more reads or writes start
   bool finished_ = false;  // Finish() called
   bool writing_ = false;

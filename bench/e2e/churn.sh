@@ -4,7 +4,7 @@
 #
 #   bash bench/e2e/churn.sh [--duration S] [--rate N] [--sizes 100000,10000]
 #        [--nodes N] [--servers svcdns,knot] [--coalesce DUR] [--outstanding N]
-#        [--drain S] [--svcdns PATH] [--churn-client PATH] [--out FILE]
+#        [--drain S] [--max-poll-qps N] [--svcdns PATH] [--churn-client PATH] [--out FILE]
 #        [--note TEXT] [--keep]
 #
 # Defaults: 1,000 updates/s for 20 s (+2 s), catalogs of 100k and 10k
@@ -22,7 +22,8 @@
 #     one SRV record added/deleted per UPDATE message, sent by churn_client
 #     itself rather than through nsupdate processes) and measures
 #     update->ack and update->visible (a UDP SRV poll) latencies;
-#  4. reports the QPS drop and the latencies.
+#  4. reports the QPS drop and the latencies (after up to --drain s, default
+#     30, for late acks).
 # knot and taskset are installed from Debian if missing.
 set -euo pipefail
 
@@ -39,7 +40,7 @@ while [[ $# -gt 0 ]]; do
     --churn-client) client="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
     --keep) args+=(--keep); shift ;;
-    --duration|--rate|--sizes|--nodes|--servers|--coalesce|--outstanding|--drain|--note|--port-base|--queries)
+    --duration|--rate|--sizes|--nodes|--servers|--coalesce|--outstanding|--drain|--note|--port-base|--queries|--max-poll-qps)
       args+=("$1" "$2"); shift 2 ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac

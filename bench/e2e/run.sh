@@ -33,8 +33,8 @@
 #     (--mem-1m adds 1M: ~10 s and ~1.5 GB for svcdns's snapshot).
 #
 # Left out (not measured here): the churn run (stream updates to svcdns
-# against nsupdate to Knot) and the timing of the SRV answer of a
-# 1,000-instance service over TCP.
+# against dynamic updates to Knot: bench/e2e/churn.sh) and the timing of the
+# SRV answer of a 1,000-instance service over TCP.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
