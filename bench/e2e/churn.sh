@@ -28,6 +28,8 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=common.sh
+source "$here/common.sh"
 repo="$(cd "$here/../.." && pwd)"
 svcdns="$repo/build/svcdns"
 client=""
@@ -57,22 +59,8 @@ command -v taskset >/dev/null || missing+=(util-linux)
 command -v g++ >/dev/null || missing+=(g++)
 command -v nsd >/dev/null || missing+=(nsd)        # e2e.machine() reads its version
 command -v dnsperf >/dev/null || missing+=(dnsperf)  # likewise
-if [[ ${#missing[@]} -gt 0 ]]; then
-  echo "installing ${missing[*]}" >&2
-  sudo=""; [[ "$(id -u)" -eq 0 ]] || sudo="sudo"
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >&2 ||
-    { $sudo apt-get update >&2 && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >&2; }
-fi
-
-work="$(mktemp -d /tmp/svcdns-churn.XXXXXX)"
-cleanup() {
-  if [[ -f "$work/pids" ]]; then
-    while read -r pid; do kill -KILL -- "-$pid" "$pid" 2>/dev/null || true; done < "$work/pids"
-  fi
-  [[ " ${args[*]-} " == *" --keep "* ]] && echo "kept $work" >&2 || rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+install_missing "${missing[@]}"
+make_workdir svcdns-churn
 
 g++ -std=c++20 -O2 -Wall -o "$work/loadgen" "$here/loadgen.cc"
 mkdir -p "$(dirname "$out")"

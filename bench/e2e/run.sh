@@ -38,6 +38,8 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=common.sh
+source "$here/common.sh"
 repo="$(cd "$here/../.." && pwd)"
 svcdns="$repo/build/svcdns"
 out="$repo/bench/results/e2e-$(date -u +%F).md"
@@ -69,22 +71,8 @@ command -v dnsperf >/dev/null || missing+=(dnsperf)
 command -v taskset >/dev/null || missing+=(util-linux)
 command -v cc >/dev/null || missing+=(gcc)
 command -v g++ >/dev/null || missing+=(g++)
-if [[ ${#missing[@]} -gt 0 ]]; then
-  echo "installing ${missing[*]}" >&2
-  sudo=""; [[ "$(id -u)" -eq 0 ]] || sudo="sudo"
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >&2 ||
-    { $sudo apt-get update >&2 && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >&2; }
-fi
-
-work="$(mktemp -d /tmp/svcdns-e2e.XXXXXX)"
-cleanup() {
-  if [[ -f "$work/pids" ]]; then
-    while read -r pid; do kill -KILL -- "-$pid" "$pid" 2>/dev/null || true; done < "$work/pids"
-  fi
-  [[ " ${args[*]-} " == *" --keep "* ]] && echo "kept $work" >&2 || rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+install_missing "${missing[@]}"
+make_workdir svcdns-e2e
 
 cc -O2 -Wall -o "$work/echo_responder" "$here/echo_responder.c"
 if [[ "$loadgen" == fast ]]; then
