@@ -52,10 +52,8 @@ absl::Status Apply(const Change& change, NodeState& state) {
 CatalogStore::CatalogStore(std::string local_datacenter)
     : local_datacenter_(absl::AsciiStrToLower(local_datacenter)) {}
 
-CatalogStore::NodeKey CatalogStore::KeyOf(const Node& node) const {
-  std::string dc = node.datacenter.empty() ? local_datacenter_
-                                           : absl::AsciiStrToLower(node.datacenter);
-  return {dc, absl::AsciiStrToLower(node.name)};
+NodeKey CatalogStore::KeyOf(const Node& node) const {
+  return KeyOfNode(node, local_datacenter_);
 }
 
 void CatalogStore::SetFileNodes(std::vector<NodeState> nodes, uint64_t index_floor) {
@@ -65,11 +63,12 @@ void CatalogStore::SetFileNodes(std::vector<NodeState> nodes, uint64_t index_flo
   for (const NodeState& state : nodes) {
     auto it = nodes_.find(KeyOf(state.node));
     same += it != nodes_.end() && it->second.from_files && !it->second.from_stream &&
-            it->second.state == state;
+            *it->second.state == state;
   }
   if (same == nodes.size() && current == nodes.size() && index_ >= index_floor) return;
   for (auto it = nodes_.begin(); it != nodes_.end();) {
     if (it->second.from_files && it->second.owner == 0 && !it->second.from_stream) {
+      changed_.insert(it->first);
       it = nodes_.erase(it);
     } else {
       it->second.from_files = false;
@@ -80,7 +79,7 @@ void CatalogStore::SetFileNodes(std::vector<NodeState> nodes, uint64_t index_flo
     NodeKey key = KeyOf(state.node);
     auto [it, inserted] = nodes_.try_emplace(key);
     if (!inserted && it->second.from_stream) continue;  // the agent's word wins
-    it->second.state = std::move(state);
+    Replace(key, it->second, std::move(state));
     it->second.from_files = true;
   }
   index_ = std::max(index_ + 1, index_floor);
@@ -88,9 +87,10 @@ void CatalogStore::SetFileNodes(std::vector<NodeState> nodes, uint64_t index_flo
 
 void CatalogStore::RestoreNodes(std::vector<NodeState> nodes, absl::Time now) {
   for (NodeState& state : nodes) {
-    NodeRecord& record = nodes_[KeyOf(state.node)];
-    record.state = std::move(state);
-    record.state.status = NodeStatus::kAlive;
+    NodeKey key = KeyOf(state.node);
+    NodeRecord& record = nodes_[key];
+    state.status = NodeStatus::kAlive;
+    Replace(key, record, std::move(state));
     record.from_stream = true;
     record.disconnected_at = now;
     record.last_contact = now;
@@ -112,9 +112,11 @@ absl::StatusOr<StreamId> CatalogStore::Hello(StreamId stream, const Node& node,
   record.from_stream = true;
   record.last_contact = now;
   record.disconnected_at = absl::InfiniteFuture();
-  if (record.state.node != node || record.state.status != NodeStatus::kAlive) {
-    record.state.node = node;
-    record.state.status = NodeStatus::kAlive;
+  if (record.state->node != node || record.state->status != NodeStatus::kAlive) {
+    NodeState next = *record.state;
+    next.node = node;
+    next.status = NodeStatus::kAlive;
+    Replace(key, record, std::move(next));
     record.status_since = now;
     ++index_;
   }
@@ -135,15 +137,15 @@ absl::Status CatalogStore::Sync(StreamId stream, std::vector<Service> services,
   auto record = Owned(stream);
   if (!record.ok()) return record.status();
   NodeState next;
-  next.node = (*record)->state.node;
+  next.node = (*record)->state->node;
   next.services = std::move(services);
   next.checks = std::move(checks);
   if (auto s = ValidateNodeState(next); !s.ok()) return s;
   next.status = leaving ? NodeStatus::kLeft : NodeStatus::kAlive;
   (*record)->last_contact = now;
   if (leaving) (*record)->status_since = now;
-  if (next != (*record)->state) {
-    (*record)->state = std::move(next);
+  if (next != *(*record)->state) {
+    Replace(stream_nodes_[stream], **record, std::move(next));
     ++index_;
   }
   return absl::OkStatus();
@@ -153,7 +155,7 @@ absl::Status CatalogStore::Update(StreamId stream, const std::vector<Change>& ch
                                   absl::Time now) {
   auto record = Owned(stream);
   if (!record.ok()) return record.status();
-  NodeState next = (*record)->state;
+  NodeState next = *(*record)->state;
   for (size_t i = 0; i < changes.size(); ++i) {
     if (auto s = Apply(changes[i], next); !s.ok()) {
       return absl::InvalidArgumentError(absl::StrCat("changes[", i, "]: ", s.message()));
@@ -161,8 +163,8 @@ absl::Status CatalogStore::Update(StreamId stream, const std::vector<Change>& ch
   }
   if (auto s = ValidateNodeState(next); !s.ok()) return s;
   (*record)->last_contact = now;
-  if (next != (*record)->state) {
-    (*record)->state = std::move(next);
+  if (next != *(*record)->state) {
+    Replace(stream_nodes_[stream], **record, std::move(next));
     ++index_;
   }
   return absl::OkStatus();
@@ -187,11 +189,14 @@ bool CatalogStore::Expire(absl::Time now, absl::Duration grace, absl::Duration r
   for (auto it = nodes_.begin(); it != nodes_.end();) {
     NodeRecord& r = it->second;
     if (r.owner == 0 && r.from_stream) {
-      if (r.state.status == NodeStatus::kAlive && now - r.disconnected_at >= grace) {
-        r.state.status = NodeStatus::kFailed;
+      if (r.state->status == NodeStatus::kAlive && now - r.disconnected_at >= grace) {
+        NodeState next = *r.state;
+        next.status = NodeStatus::kFailed;
+        Replace(it->first, r, std::move(next));
         r.status_since = now;
         changed = true;
-      } else if (r.state.status != NodeStatus::kAlive && now - r.status_since >= reap) {
+      } else if (r.state->status != NodeStatus::kAlive && now - r.status_since >= reap) {
+        changed_.insert(it->first);
         it = nodes_.erase(it);
         changed = true;
         continue;
@@ -207,26 +212,42 @@ absl::Time CatalogStore::NextExpiry(absl::Duration grace, absl::Duration reap) c
   absl::Time next = absl::InfiniteFuture();
   for (const auto& [key, r] : nodes_) {
     if (r.owner != 0 || !r.from_stream) continue;
-    next = std::min(next, r.state.status == NodeStatus::kAlive ? r.disconnected_at + grace
+    next = std::min(next, r.state->status == NodeStatus::kAlive ? r.disconnected_at + grace
                                                                 : r.status_since + reap);
   }
   return next;
 }
 
-Catalog CatalogStore::ToCatalog() const {
-  Catalog catalog;
+SharedCatalog CatalogStore::Shared() const {
+  SharedCatalog catalog;
   catalog.index = index_;
   catalog.nodes.reserve(nodes_.size());
   for (const auto& [key, record] : nodes_) catalog.nodes.push_back(record.state);
   return catalog;
 }
 
+std::vector<std::pair<NodeKey, std::shared_ptr<const NodeState>>> CatalogStore::TakeChanges() {
+  std::vector<std::pair<NodeKey, std::shared_ptr<const NodeState>>> changes;
+  changes.reserve(changed_.size());
+  for (const NodeKey& key : changed_) {
+    auto it = nodes_.find(key);
+    changes.emplace_back(key, it == nodes_.end() ? nullptr : it->second.state);
+  }
+  changed_.clear();
+  return changes;
+}
+
+void CatalogStore::Replace(const NodeKey& key, NodeRecord& record, NodeState next) {
+  record.state = std::make_shared<const NodeState>(std::move(next));
+  changed_.insert(key);
+}
+
 Catalog CatalogStore::StreamNodes() const {
   Catalog catalog;
   catalog.index = index_;
   for (const auto& [key, record] : nodes_) {
-    if (record.from_stream && record.state.status == NodeStatus::kAlive) {
-      catalog.nodes.push_back(record.state);
+    if (record.from_stream && record.state->status == NodeStatus::kAlive) {
+      catalog.nodes.push_back(*record.state);
     }
   }
   return catalog;
@@ -236,10 +257,10 @@ std::vector<Member> CatalogStore::Members() const {
   std::vector<Member> members;
   for (const auto& [key, r] : nodes_) {
     Member m;
-    m.name = r.state.node.name;
-    m.address = r.state.node.address;
+    m.name = r.state->node.name;
+    m.address = r.state->node.address;
     m.datacenter = key.first;
-    m.status = r.state.status;
+    m.status = r.state->status;
     m.connected = r.owner != 0;
     m.from_files = r.from_files && !r.from_stream;
     m.last_contact = r.last_contact;

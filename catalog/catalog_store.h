@@ -7,11 +7,13 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -66,8 +68,12 @@ class CatalogStore {
   // The earliest time at which Expire() would change something.
   absl::Time NextExpiry(absl::Duration grace, absl::Duration reap) const;
 
-  // The catalog to serve (left nodes are kept, marked left).
-  Catalog ToCatalog() const;
+  // The catalog to serve (left nodes are kept, marked left), sharing each
+  // node's state: O(nodes) pointer copies.
+  SharedCatalog Shared() const;
+  // The nodes changed since the last call, with their state now (nullptr:
+  // removed): what the snapshot builder must look at again.
+  std::vector<std::pair<NodeKey, std::shared_ptr<const NodeState>>> TakeChanges();
   // Nodes owned by streams (alive or within grace), to persist.
   Catalog StreamNodes() const;
   std::vector<Member> Members() const;
@@ -75,9 +81,9 @@ class CatalogStore {
   bool OwnsNode(StreamId stream) const { return stream_nodes_.contains(stream); }
 
  private:
-  using NodeKey = std::pair<std::string, std::string>;  // datacenter, name (lowercase)
   struct NodeRecord {
-    NodeState state;
+    // Replaced, never modified: the builder and the HTTP view share it.
+    std::shared_ptr<const NodeState> state = std::make_shared<const NodeState>();
     StreamId owner = 0;
     bool from_files = false;
     bool from_stream = false;     // a stream ever owned it (or it was restored)
@@ -87,6 +93,8 @@ class CatalogStore {
   };
 
   NodeKey KeyOf(const Node& node) const;
+  // Gives the node a new state and remembers that it changed.
+  void Replace(const NodeKey& key, NodeRecord& record, NodeState next);
   // The node `stream` owns, or FAILED_PRECONDITION.
   absl::StatusOr<NodeRecord*> Owned(StreamId stream);
 
@@ -94,6 +102,7 @@ class CatalogStore {
   uint64_t index_ = 1;
   std::map<NodeKey, NodeRecord> nodes_;
   absl::flat_hash_map<StreamId, NodeKey> stream_nodes_;
+  absl::flat_hash_set<NodeKey> changed_;
 };
 
 }  // namespace svcdns::catalog

@@ -6,7 +6,10 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 namespace svcdns::catalog {
@@ -63,9 +66,21 @@ struct NodeState {
   bool operator==(const NodeState&) const = default;
 };
 
+// How a node is told apart: its datacenter (the server's own if empty) and
+// its name, both lowercase.
+using NodeKey = std::pair<std::string, std::string>;
+NodeKey KeyOfNode(const Node& node, std::string_view local_datacenter);
+
 struct Catalog {
   uint64_t index = 0;
   std::vector<NodeState> nodes;
+};
+
+// The catalog as published to readers on other threads (the HTTP API): node
+// states shared with the store, which replaces them and never modifies them.
+struct SharedCatalog {
+  uint64_t index = 0;
+  std::vector<std::shared_ptr<const NodeState>> nodes;
 };
 
 }  // namespace svcdns::catalog

@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
+#include "catalog/answer_map.h"
 
 namespace svcdns::catalog {
 
@@ -98,23 +98,14 @@ class Snapshot {
 
   // Returns the answers for a key, or nullptr.
   const AnswerSet* Find(absl::string_view key) const {
-    auto it = answers_.find(key);
-    return it == answers_.end() ? nullptr : it->second.get();
+    const auto* entry = answers.Find(key);
+    return entry == nullptr ? nullptr : entry->second.get();
   }
-  bool Contains(absl::string_view key) const { return markers_.contains(key); }
+  // Whether the key exists, answers or marker (an empty non-terminal).
+  bool Contains(absl::string_view key) const { return answers.Find(key) != nullptr; }
 
-  // Building (SnapshotBuilder only).
-  void Add(std::string key, std::shared_ptr<const AnswerSet> answers) {
-    answers_.insert_or_assign(std::move(key), std::move(answers));
-  }
-  void AddMarker(std::string key) { markers_.insert_or_assign(std::move(key), true); }
-  void Reserve(size_t keys) { answers_.reserve(keys); }
-  size_t key_count() const { return answers_.size(); }
-
- private:
-  // AnswerSets are shared between successive snapshots when unchanged.
-  absl::flat_hash_map<std::string, std::shared_ptr<const AnswerSet>> answers_;
-  absl::flat_hash_map<std::string, bool> markers_;
+  // Shared with the builder and the snapshots before and after this one.
+  AnswerMap answers;
 };
 
 }  // namespace svcdns::catalog

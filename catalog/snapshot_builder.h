@@ -1,5 +1,5 @@
-// Compiles a Catalog into an immutable Snapshot: health filtering, grouping by
-// service, tag and datacenter, and every answer precompiled in wire format.
+// Turns the catalog into immutable Snapshots: health filtering, grouping by
+// service, tag and datacenter, every answer precompiled in wire format.
 #ifndef SVCDNS_CATALOG_SNAPSHOT_BUILDER_H_
 #define SVCDNS_CATALOG_SNAPSHOT_BUILDER_H_
 
@@ -9,7 +9,10 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "catalog/answer_map.h"
 #include "catalog/model.h"
 #include "catalog/snapshot.h"
 
@@ -43,41 +46,74 @@ struct SnapshotOptions {
   uint32_t soa_min_ttl = 0;  // also the TTL of negative answers
 };
 
-// Builds snapshots one after another. The answers of every service (and
-// service + tag) whose instances did not change since the previous build are
-// shared with it instead of compiled again, so a publication after a small
-// change mostly regroups; compiling is the larger part of a build.
+// Builds snapshots one after another, incrementally: it remembers which
+// lookup keys each node contributes to (its services, their tags, reverse
+// names, markers), so a changed node recompiles only those keys and the new
+// snapshot shares everything else with the previous one (AnswerMap). A
+// publication costs O(what changed), not O(catalog).
 class SnapshotBuilder {
  public:
-  explicit SnapshotBuilder(SnapshotOptions options) : options_(std::move(options)) {}
+  explicit SnapshotBuilder(SnapshotOptions options);
+  ~SnapshotBuilder();
 
-  // Fails only on options that cannot be served (a domain that is not a
-  // name, an advertise address that is not an IP literal).
+  // The node's state from now on; nullptr: the node is gone. Only recorded:
+  // the work happens in the next Build.
+  void SetNode(const NodeKey& key, std::shared_ptr<const NodeState> state);
+  // A snapshot of every node set so far, with SOA serial `index`. Fails
+  // only on options that cannot be served (a domain that is not a name, an
+  // advertise address that is not an IP literal).
+  absl::StatusOr<std::unique_ptr<Snapshot>> Build(uint64_t index);
+  // Makes the builder's nodes those of `catalog` (comparing each with what
+  // it had), then builds at catalog.index.
   absl::StatusOr<std::unique_ptr<Snapshot>> Build(const Catalog& catalog);
 
-  // Of the last build: answer sets compiled, and shared with the one before.
+  // Answer sets compiled by the last build.
   size_t compiled() const { return compiled_; }
-  size_t reused() const { return reused_; }
 
  private:
-  struct Cached {
-    uint64_t fingerprint = 0;
-    uint64_t generation = 0;
-    std::shared_ptr<const AnswerSet> answers;
+  // A healthy instance in a service group: a service of a node state the
+  // builder holds (nodes_), so the pointer stays valid until the node changes.
+  struct Member {
+    const NodeState* state;
+    uint32_t service;
+    Health health;
   };
+  struct Group {
+    std::string dc;    // lowercase
+    std::string name;  // lowercase service name
+    std::vector<Member> members;
+  };
+
+  // Adds (sign +1) or removes (-1) everything `state` contributes.
+  void Contribute(const NodeState& state, int sign);
+  void Mark(std::string key, int sign);
+  void Reverse(std::string key, std::string target, int sign);
+  void Join(std::string key, const std::string& dc, const std::string& name,
+            Member member, int sign);
+  // Recompiles (or drops) the answers of every key touched since the last build.
+  void CompileDirty();
+
   SnapshotOptions options_;
-  absl::flat_hash_map<std::string, Cached> cache_;  // by lookup key
-  uint64_t generation_ = 0;
+  absl::Status options_status_;
+  std::string primary_;  // wire form of --domain: where PTR targets point
+  std::string local_dc_;
+  std::vector<DomainAnswers> domains_;  // of the current build
+
+  absl::flat_hash_map<NodeKey, std::shared_ptr<const NodeState>> nodes_;
+  absl::flat_hash_map<NodeKey, std::shared_ptr<const NodeState>> pending_;
+  absl::flat_hash_map<std::string, Group> groups_;                      // by service key
+  absl::flat_hash_map<std::string, std::vector<std::string>> reverse_;  // PTR targets, repeated
+  absl::flat_hash_map<std::string, uint32_t> markers_;                  // contributors per key
+  absl::flat_hash_set<std::string> dirty_;
+  absl::flat_hash_set<NodeKey> dirty_nodes_;
+  AnswerMap answers_;
+  size_t instance_count_ = 0;
   size_t compiled_ = 0;
-  size_t reused_ = 0;
 };
 
 // A one-off build (tests, benchmarks, tools).
 absl::StatusOr<std::unique_ptr<Snapshot>> BuildSnapshot(
     const Catalog& catalog, const SnapshotOptions& options);
-
-// "c000020a" for 192.0.2.10; 32 hex digits for IPv6. Empty if not a literal.
-std::string AddressToHex(absl::string_view address);
 
 }  // namespace svcdns::catalog
 

@@ -5,9 +5,17 @@
 #include <string>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 
 namespace svcdns::catalog {
+
+NodeKey KeyOfNode(const Node& node, std::string_view local_datacenter) {
+  absl::string_view dc = node.datacenter.empty()
+                             ? absl::string_view(local_datacenter.data(), local_datacenter.size())
+                             : absl::string_view(node.datacenter);
+  return {absl::AsciiStrToLower(dc), absl::AsciiStrToLower(node.name)};
+}
 
 const char* HealthName(Health health) {
   switch (health) {

@@ -55,9 +55,9 @@ absl::Status RunAgent(AgentCommandOptions options) {
     view->local_datacenter = options.agent.node.datacenter;
     view->node = options.agent.node.name;
     view->advertise = options.agent.node.address;
-    auto catalog = std::make_shared<catalog::Catalog>();
+    auto catalog = std::make_shared<catalog::SharedCatalog>();
     catalog->index = view->index;
-    catalog->nodes.push_back(state);
+    catalog->nodes.push_back(std::make_shared<const catalog::NodeState>(state));
     view->catalog = std::move(catalog);
     catalog::Member self;
     self.name = state.node.name;

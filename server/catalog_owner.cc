@@ -164,23 +164,25 @@ absl::Status CatalogOwner::Publish() {
   uv_timer_stop(coalesce_);
   if (store_.index() != published_index_) {
     absl::Time start = absl::Now();
-    auto shared = std::make_shared<const catalog::Catalog>(store_.ToCatalog());
-    const catalog::Catalog& catalog = *shared;
-    auto snapshot = builder_.Build(catalog);
+    // Only the nodes that changed are compiled again.
+    for (auto& [key, state] : store_.TakeChanges()) builder_.SetNode(key, std::move(state));
+    auto snapshot = builder_.Build(store_.index());
     if (!snapshot.ok()) return snapshot.status();
     size_t instances = (*snapshot)->instance_count;
     publisher_->Publish(*std::move(snapshot));
-    published_index_ = catalog.index;
+    published_index_ = store_.index();
     stats_.publications.Add();
     stats_.index.Set(published_index_);
     stats_.instances.Set(instances);
     stats_.last_build_us.Set(absl::ToInt64Microseconds(absl::Now() - start));
     stats_.published_at_unix.Set(absl::ToUnixSeconds(absl::Now()));
     SVCDNS_LOG(kDebug, "snapshot_published", "index=", published_index_,
-               " nodes=", catalog.nodes.size(), " healthy_instances=", instances,
-               " answer_sets_compiled=", builder_.compiled(), " reused=", builder_.reused(),
+               " healthy_instances=", instances, " answer_sets_compiled=", builder_.compiled(),
                " build_ms=", absl::ToDoubleMilliseconds(absl::Now() - start));
-    for (auto& callback : index_callbacks_) callback(shared);
+    if (!index_callbacks_.empty()) {
+      auto shared = std::make_shared<const catalog::SharedCatalog>(store_.Shared());
+      for (auto& callback : index_callbacks_) callback(shared);
+    }
     // Persist at most persist_delay after a change, even while changes keep
     // coming (restarting the timer each time would starve it under churn).
     if (!options_.data_dir.empty() && !closing_ &&

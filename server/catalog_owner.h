@@ -50,7 +50,7 @@ class CatalogOwner {
   StreamEventQueue* queue() { return &queue_; }
   // Called after each publication with the catalog just published (shared,
   // not copied: the HTTP API reads the same one).
-  void OnPublish(std::function<void(std::shared_ptr<const catalog::Catalog>)> callback) {
+  void OnPublish(std::function<void(std::shared_ptr<const catalog::SharedCatalog>)> callback) {
     index_callbacks_.push_back(std::move(callback));
   }
   // Publishes what is pending and closes the loop handles. Streams are
@@ -113,7 +113,7 @@ class CatalogOwner {
     absl::Time applied;
   };
   std::vector<PendingAck> pending_acks_;
-  std::vector<std::function<void(std::shared_ptr<const catalog::Catalog>)>> index_callbacks_;
+  std::vector<std::function<void(std::shared_ptr<const catalog::SharedCatalog>)>> index_callbacks_;
   Stats stats_;
 };
 

@@ -1,6 +1,7 @@
 #include "server/consul_json.h"
 
 #include <map>
+#include <ranges>
 #include <set>
 
 #include "absl/strings/ascii.h"
@@ -130,8 +131,9 @@ const char* MemberStatusName(NodeStatus status) {
 
 std::optional<json> RenderPath(const CatalogView& view, const std::string& path,
                                const ViewQuery& q) {
-  static const catalog::Catalog kEmpty;
-  const auto& nodes = (view.catalog ? *view.catalog : kEmpty).nodes;
+  static const catalog::SharedCatalog kEmpty;
+  auto nodes = (view.catalog ? *view.catalog : kEmpty).nodes |
+               std::views::transform([](const auto& node) -> const NodeState& { return *node; });
   if (path == "/v1/catalog/services") {
     std::map<std::string, std::set<std::string>> services;
     for (const NodeState& n : nodes) {

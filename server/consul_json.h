@@ -21,7 +21,7 @@ struct CatalogView {
   std::string local_datacenter;
   std::string node;       // the server's own node
   std::string advertise;
-  std::shared_ptr<const catalog::Catalog> catalog;
+  std::shared_ptr<const catalog::SharedCatalog> catalog;
   std::vector<catalog::Member> members;
 };
 

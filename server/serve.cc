@@ -99,7 +99,7 @@ absl::Status RunServe(ServeOptions options) {
         loop.owner->Close();
         CloseHandle(loop.http_waits);
       });
-  owner.OnPublish([&](std::shared_ptr<const catalog::Catalog> catalog) {
+  owner.OnPublish([&](std::shared_ptr<const catalog::SharedCatalog> catalog) {
     auto view = std::make_shared<CatalogView>();
     view->index = catalog->index;
     view->local_datacenter = options.snapshot.datacenter;

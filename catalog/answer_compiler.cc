@@ -1,0 +1,252 @@
+#include "catalog/answer_compiler.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <tuple>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "dns/name.h"
+#include "dns/protocol.h"
+
+namespace svcdns::catalog {
+namespace {
+
+void Put16(std::string* out, uint16_t v) {
+  out->push_back(static_cast<char>(v >> 8));
+  out->push_back(static_cast<char>(v));
+}
+void Put32(std::string* out, uint32_t v) {
+  Put16(out, static_cast<uint16_t>(v >> 16));
+  Put16(out, static_cast<uint16_t>(v));
+}
+
+void AppendLabel(std::string* wire, absl::string_view label) {
+  wire->push_back(static_cast<char>(label.size()));
+  wire->append(label.data(), label.size());
+}
+
+// Appends a record owned by the question name (pointer 0xC00C) whose rdata
+// `rdata()` writes into the wire; returns its place.
+template <typename WriteRdata>
+RecordRef AppendRecord(std::string* wire, uint16_t type, uint32_t ttl, WriteRdata rdata) {
+  RecordRef ref{static_cast<uint32_t>(wire->size()), 0};
+  Put16(wire, dns::kQuestionPointer);
+  Put16(wire, type);
+  Put16(wire, dns::kClassIn);
+  Put32(wire, ttl);
+  size_t rdlength_at = wire->size();
+  Put16(wire, 0);
+  rdata();
+  size_t rdlength = wire->size() - rdlength_at - 2;
+  (*wire)[rdlength_at] = static_cast<char>(rdlength >> 8);
+  (*wire)[rdlength_at + 1] = static_cast<char>(rdlength);
+  ref.size = static_cast<uint32_t>(wire->size()) - ref.offset;
+  return ref;
+}
+
+RecordRef AppendAnswer(AnswerSet* set, uint16_t type, uint32_t ttl, absl::string_view rdata) {
+  return AppendRecord(&set->wire, type, ttl, [&] { set->wire.append(rdata.data(), rdata.size()); });
+}
+
+// TXT rdata: "key=value", split into 255-byte character-strings.
+std::string TxtRdata(absl::string_view text) {
+  std::string rdata;
+  do {
+    absl::string_view chunk = text.substr(0, 255);
+    rdata.push_back(static_cast<char>(chunk.size()));
+    rdata.append(chunk.data(), chunk.size());
+    text.remove_prefix(chunk.size());
+  } while (!text.empty());
+  return rdata;
+}
+
+uint16_t AddressType(absl::string_view address) {
+  return address.size() == 4 ? dns::kTypeA : dns::kTypeAaaa;
+}
+
+}  // namespace
+
+std::string AddressBytes(absl::string_view address) {
+  std::string z(address);
+  unsigned char buf[16];
+  if (inet_pton(AF_INET, z.c_str(), buf) == 1) return std::string(reinterpret_cast<char*>(buf), 4);
+  if (inet_pton(AF_INET6, z.c_str(), buf) == 1) return std::string(reinterpret_cast<char*>(buf), 16);
+  return {};
+}
+
+std::string AddressToHex(absl::string_view address) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : AddressBytes(address)) {
+    out += kHex[b >> 4];
+    out += kHex[b & 0xF];
+  }
+  return out;
+}
+
+std::string ReverseName(absl::string_view address_bytes) {
+  std::string out;
+  if (address_bytes.size() == 4) {
+    for (int i = 3; i >= 0; --i) {
+      AppendLabel(&out, absl::StrCat(static_cast<uint8_t>(address_bytes[i])));
+    }
+    out.append("\7in-addr\4arpa\0", 14);
+  } else {
+    static const char kHex[] = "0123456789abcdef";
+    for (int i = 15; i >= 0; --i) {
+      uint8_t b = static_cast<uint8_t>(address_bytes[i]);
+      out += '\1';
+      out += kHex[b & 0xF];
+      out += '\1';
+      out += kHex[b >> 4];
+    }
+    out.append("\3ip6\4arpa\0", 10);
+  }
+  return out;
+}
+
+std::string JoinName(std::initializer_list<absl::string_view> labels,
+                     absl::string_view domain_wire) {
+  std::string out;
+  for (absl::string_view label : labels) AppendLabel(&out, label);
+  out.append(domain_wire.data(), domain_wire.size());
+  return out;
+}
+
+std::string RecordTail(uint16_t type, uint32_t ttl, absl::string_view rdata) {
+  std::string out;
+  Put16(&out, type);
+  Put16(&out, dns::kClassIn);
+  Put32(&out, ttl);
+  Put16(&out, static_cast<uint16_t>(rdata.size()));
+  out.append(rdata.data(), rdata.size());
+  return out;
+}
+
+std::shared_ptr<const AnswerSet> CompileService(absl::Span<ServiceInstance> instances,
+                                                absl::string_view dc, uint32_t ttl,
+                                                const std::vector<DomainAnswers>& domains) {
+  auto set = std::make_shared<AnswerSet>();
+  std::string& wire = set->wire;
+  wire.reserve(instances.size() * (32 + domains.size() * 96));
+  // Same target adjacent (groups), then a stable order.
+  std::sort(instances.begin(), instances.end(), [](const auto& x, const auto& y) {
+    return std::tie(x.target_labels[0], x.target_labels[1], x.service->id) <
+           std::tie(y.target_labels[0], y.target_labels[1], y.service->id);
+  });
+  // One A/AAAA per distinct address, in that order.
+  std::vector<absl::string_view> addresses;
+  addresses.reserve(instances.size());
+  for (const ServiceInstance& inst : instances) addresses.push_back(inst.address);
+  std::vector<absl::string_view> distinct = addresses;
+  std::sort(distinct.begin(), distinct.end());
+  distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+  std::vector<bool> written(distinct.size());
+  for (absl::string_view address : addresses) {
+    size_t i = std::lower_bound(distinct.begin(), distinct.end(), address) - distinct.begin();
+    if (written[i]) continue;
+    written[i] = true;
+    RecordRef r = AppendRecord(&wire, AddressType(address), ttl,
+                               [&] { wire.append(address.data(), address.size()); });
+    (address.size() == 4 ? set->a : set->aaaa).push_back(r);
+  }
+  for (size_t d = 0; d < domains.size(); ++d) {
+    auto& records = set->srv[d];
+    records.reserve(instances.size());
+    size_t group_begin = 0;
+    for (size_t i = 0; i < instances.size(); ++i) {
+      const ServiceInstance& inst = instances[i];
+      if (i > 0 && (inst.target_labels[0] != instances[i - 1].target_labels[0] ||
+                    inst.target_labels[1] != instances[i - 1].target_labels[1])) {
+        group_begin = i;
+      }
+      const Weights& w = inst.service->weights;
+      size_t target_at = 0;
+      SrvRecord srv{};
+      srv.record = AppendRecord(&wire, dns::kTypeSrv, ttl, [&] {
+        Put16(&wire, 1);  // priority
+        Put16(&wire, static_cast<uint16_t>(std::min<uint32_t>(
+                         65535, inst.health == Health::kPassing ? w.passing : w.warning)));
+        Put16(&wire, inst.service->port);
+        target_at = wire.size();
+        AppendLabel(&wire, inst.target_labels[0]);
+        AppendLabel(&wire, inst.target_labels[1]);
+        AppendLabel(&wire, dc);
+        wire.append(domains[d].name);
+      });
+      srv.target_offset = static_cast<uint16_t>(target_at - srv.record.offset);
+      srv.target_size = static_cast<uint16_t>(srv.record.offset + srv.record.size - target_at);
+      // The additional record: the target's address, owner left out.
+      srv.additional.offset = static_cast<uint32_t>(wire.size());
+      Put16(&wire, AddressType(inst.address));
+      Put16(&wire, dns::kClassIn);
+      Put32(&wire, ttl);
+      Put16(&wire, static_cast<uint16_t>(inst.address.size()));
+      wire.append(inst.address.data(), inst.address.size());
+      srv.additional.size = static_cast<uint32_t>(wire.size()) - srv.additional.offset;
+      srv.group_begin = static_cast<uint32_t>(group_begin);
+      records.push_back(srv);
+    }
+    // Fill in group ends now that every group is known.
+    for (size_t i = records.size(); i-- > 0;) {
+      records[i].group_end = (i + 1 < records.size() &&
+                              records[i + 1].group_begin == records[i].group_begin)
+                                 ? records[i + 1].group_end
+                                 : static_cast<uint32_t>(i + 1);
+    }
+  }
+  wire.shrink_to_fit();
+  return set;
+}
+
+std::shared_ptr<const AnswerSet> CompileNode(const Node& node, uint32_t ttl) {
+  auto set = std::make_shared<AnswerSet>();
+  std::string address = AddressBytes(node.address);
+  if (!address.empty()) {
+    (address.size() == 4 ? set->a : set->aaaa)
+        .push_back(AppendAnswer(set.get(), AddressType(address), ttl, address));
+  }
+  for (const auto& [key, value] : node.meta) {
+    set->txt.push_back(
+        AppendAnswer(set.get(), dns::kTypeTxt, ttl, TxtRdata(absl::StrCat(key, "=", value))));
+  }
+  return set;
+}
+
+std::shared_ptr<const AnswerSet> CompileReverse(std::vector<std::string> targets, uint32_t ttl) {
+  std::sort(targets.begin(), targets.end());
+  targets.erase(std::unique(targets.begin(), targets.end()), targets.end());
+  auto set = std::make_shared<AnswerSet>();
+  for (const std::string& target : targets) {
+    set->ptr.push_back(AppendAnswer(set.get(), dns::kTypePtr, ttl, target));
+  }
+  return set;
+}
+
+absl::StatusOr<DomainAnswers> CompileDomain(absl::string_view domain, SoaTimers soa,
+                                            uint64_t serial) {
+  auto wire = dns::EncodeName(absl::AsciiStrToLower(domain));
+  if (!wire.ok() || *wire == std::string(1, '\0')) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("domain \"", domain, "\" is not a domain name"));
+  }
+  DomainAnswers out;
+  out.name = *wire;
+  for (size_t i = 0; out.name[i] != 0; i += static_cast<uint8_t>(out.name[i]) + 1) {
+    ++out.label_count;
+  }
+  out.ns_host = JoinName({"ns"}, out.name);
+  std::string rdata = out.ns_host + JoinName({"hostmaster"}, out.name);
+  Put32(&rdata, static_cast<uint32_t>(serial));
+  Put32(&rdata, soa.refresh);
+  Put32(&rdata, soa.retry);
+  Put32(&rdata, soa.expire);
+  Put32(&rdata, soa.min_ttl);
+  out.soa_tail = RecordTail(dns::kTypeSoa, soa.min_ttl, rdata);
+  out.ns_tail = RecordTail(dns::kTypeNs, soa.min_ttl, out.ns_host);
+  return out;
+}
+
+}  // namespace svcdns::catalog

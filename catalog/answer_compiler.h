@@ -1,0 +1,61 @@
+// Compiles the answers of one owner name (a service, a node, a reverse
+// address, a domain's apex) into wire format, once, off the hot path.
+#ifndef SVCDNS_CATALOG_ANSWER_COMPILER_H_
+#define SVCDNS_CATALOG_ANSWER_COMPILER_H_
+
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "absl/strings/string_view.h"
+#include "catalog/model.h"
+#include "catalog/snapshot.h"
+
+namespace svcdns::catalog {
+
+// A healthy instance as its records need it.
+struct ServiceInstance {
+  const Service* service;
+  Health health;
+  absl::string_view address;           // 4 or 16 bytes, network order
+  absl::string_view target_labels[2];  // {"<node>", "node"} or {"<hex>", "addr"}
+};
+
+// The A/AAAA and SRV records (with their additional addresses) of a service
+// or a service and tag in datacenter `dc`, for every domain served.
+std::shared_ptr<const AnswerSet> CompileService(absl::Span<ServiceInstance> instances,
+                                                absl::string_view dc, uint32_t ttl,
+                                                const std::vector<DomainAnswers>& domains);
+
+// A node's own records: A or AAAA, and TXT with its meta.
+std::shared_ptr<const AnswerSet> CompileNode(const Node& node, uint32_t ttl);
+
+// PTR records, one per distinct target (wire-form names).
+std::shared_ptr<const AnswerSet> CompileReverse(std::vector<std::string> targets, uint32_t ttl);
+
+// The apex of a served domain with SOA serial `serial`.
+struct SoaTimers {
+  uint32_t refresh, retry, expire, min_ttl;
+};
+absl::StatusOr<DomainAnswers> CompileDomain(absl::string_view domain, SoaTimers soa,
+                                            uint64_t serial);
+
+// An IP literal in network byte order: 4 or 16 bytes, or empty.
+std::string AddressBytes(absl::string_view address);
+// "c000020a" for 192.0.2.10; 32 hex digits for IPv6. Empty if not a literal.
+std::string AddressToHex(absl::string_view address);
+// The in-addr.arpa / ip6.arpa wire name of 4 or 16 address bytes.
+std::string ReverseName(absl::string_view address_bytes);
+// Wire form of `labels` followed by an already wire-form domain.
+std::string JoinName(std::initializer_list<absl::string_view> labels,
+                     absl::string_view domain_wire);
+// Type, class, TTL, rdlength and rdata: a record without its owner.
+std::string RecordTail(uint16_t type, uint32_t ttl, absl::string_view rdata);
+
+}  // namespace svcdns::catalog
+
+#endif  // SVCDNS_CATALOG_ANSWER_COMPILER_H_

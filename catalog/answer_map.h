@@ -1,0 +1,62 @@
+// The lookup table of a Snapshot: lookup key -> compiled answers. It is
+// persistent: split into a fixed number of shards, each shared by pointer
+// between successive versions, so publishing a change copies only the shards
+// it touches (a few hundred entries each) instead of the whole table.
+#ifndef SVCDNS_CATALOG_ANSWER_MAP_H_
+#define SVCDNS_CATALOG_ANSWER_MAP_H_
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/hash/hash.h"
+#include "absl/strings/string_view.h"
+
+namespace svcdns::catalog {
+
+struct AnswerSet;
+
+class AnswerMap {
+ public:
+  // A key mapped to nullptr is a marker: the name exists with no records.
+  using Shard = absl::flat_hash_map<std::string, std::shared_ptr<const AnswerSet>>;
+
+  // 16384 shards: ~110 entries each at 1.8M keys (1M instances), so a
+  // change copies little, against 256 KiB of shard pointers per version.
+  static constexpr int kShardBits = 14;
+
+  AnswerMap();
+  // Copies share every shard; the first Set/Erase of a shard copies it.
+  AnswerMap(const AnswerMap&) = default;
+  AnswerMap& operator=(const AnswerMap&) = default;
+
+  // The entry for `key`, or nullptr. Allocates nothing, and touches no
+  // reference count: readers hold the map alive by other means (RCU).
+  const Shard::value_type* Find(absl::string_view key) const {
+    const Shard& shard = *shards_[ShardOf(key)];
+    auto it = shard.find(key);
+    return it == shard.end() ? nullptr : &*it;
+  }
+  size_t size() const { return size_; }
+
+  void Set(std::string key, std::shared_ptr<const AnswerSet> answers);
+  void Erase(absl::string_view key);
+
+ private:
+  static size_t ShardOf(absl::string_view key) {
+    return absl::Hash<absl::string_view>{}(key) >> (64 - kShardBits);
+  }
+  // The shard to edit: copied first unless this map is its only owner.
+  // (Only the builder thread copies maps, so a count of 1 cannot grow
+  // behind our back; one that drops to 1 meanwhile costs a needless copy.)
+  Shard& Mutable(size_t shard);
+
+  std::vector<std::shared_ptr<const Shard>> shards_;
+  size_t size_ = 0;
+};
+
+}  // namespace svcdns::catalog
+
+#endif  // SVCDNS_CATALOG_ANSWER_MAP_H_
