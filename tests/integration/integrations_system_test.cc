@@ -405,14 +405,32 @@ std::string ExtractResolved(const TempDir& dir, std::string* why) {
   return binary;
 }
 
+// The rcode of each query for `qname` (with its final dot) in the log of a
+// svcdns run with --query-log-sample 1, in order.
+Strings LoggedRcodes(const std::string& log, const std::string& qname) {
+  Strings rcodes;
+  for (absl::string_view line : absl::StrSplit(log, '\n')) {
+    if (!absl::StrContains(line, " event=query ") ||
+        !absl::StrContains(line, " qname=" + qname + " ")) {
+      continue;
+    }
+    absl::string_view rcode = line.substr(line.find(" rcode=") + 7);
+    rcodes.emplace_back(rcode.substr(0, rcode.find(' ')));
+  }
+  return rcodes;
+}
+
 // 4. systemd-resolved (Debian's binary) with deploy/systemd-resolved/
 // svcdns.conf as shipped, svcdns on 127.0.0.1:8600 (the snippet's DNS=),
 // all in a network namespace; resolved runs as nobody with its unit's
 // capabilities, its configuration and state on a tmpfs mounted over
 // /run/systemd in its own mount namespace (the drop-in goes to
 // /run/systemd/resolved.conf.d/). Without D-Bus it runs all the same (it
-// waits for the bus in the background). Queried on its stub 127.0.0.53,
-// with dig and with glibc.
+// waits for the bus in the background). The machine's normal upstream is a
+// DNS server on its link (192.0.2.2, at the other end of a veth pair, in a
+// second namespace), as systemd-networkd would hand it to resolved. Queried
+// on its stub 127.0.0.53, with dig and with glibc: consul names come from
+// svcdns alone, other names from the uplink.
 TEST(SystemIntegrationsTest, SystemdResolvedDropIn) {
   if (std::string why = NetnsUnavailable(); !why.empty()) GTEST_SKIP() << why;
   std::string setpriv = FindProgram({"/usr/bin/setpriv", "/bin/setpriv"});
@@ -433,16 +451,23 @@ TEST(SystemIntegrationsTest, SystemdResolvedDropIn) {
   ASSERT_TRUE(absl::StrContains(snippet, "\nDNS=127.0.0.1:8600\n")) << snippet;
   std::string snippet_path = dir.Write("svcdns.conf", snippet);
 
-  NetNamespace ns;
+  NetNamespace ns, uplink_ns;
   ASSERT_TRUE(ns.ok()) << ns.error();
+  ASSERT_TRUE(uplink_ns.ok()) << uplink_ns.error();
   // resolved sends nothing while the network is "down": it wants a link
-  // with a routable address besides loopback (a veth pair, both ends here).
+  // with a routable address besides loopback. svcdns0 (192.0.2.1) is that
+  // link; its veth peer (192.0.2.2) is in uplink_ns, where the upstream runs.
   int code = -1;
   std::string out = RunShell(
-      ns.Shell("sh -c 'ip link add svcdns0 type veth peer name svcdns1 && "
-               "ip addr add 192.0.2.1/24 dev svcdns0 && ip link set svcdns1 up && "
+      ns.Shell("sh -c 'ip link add svcdns0 type veth peer name svcdns1 netns " +
+               uplink_ns.name() +
+               " && ip addr add 192.0.2.1/24 dev svcdns0 && "
                "ip link set svcdns0 up && ip route add default dev svcdns0' 2>&1"),
       10, &code);
+  ASSERT_EQ(code, 0) << out;
+  out = RunShell(uplink_ns.Shell("sh -c 'ip addr add 192.0.2.2/24 dev svcdns1 && "
+                                 "ip link set svcdns1 up' 2>&1"),
+                 10, &code);
   ASSERT_EQ(code, 0) << out;
   ASSERT_TRUE(ns.SetResolvConf("nameserver 127.0.0.53\noptions edns0 trust-ad\n"));
 
@@ -450,16 +475,33 @@ TEST(SystemIntegrationsTest, SystemdResolvedDropIn) {
   auto server = StartListening(
       ns,
       {SVCDNS_BINARY, "serve", "--dns-addr", "127.0.0.1:8600", "--ingest-addr", "127.0.0.1:8502",
-       "--http-addr", "", "--workers", "1", "--catalog", ExampleCatalog()},
+       "--http-addr", "", "--workers", "1", "--catalog", ExampleCatalog(),
+       "--query-log-sample", "1"},
       dir, "svcdns", &log);
   ASSERT_NE(server, nullptr) << log;
+  // The upstream: another svcdns, authoritative for example.test only, where
+  // web is 198.51.100.7; it logs every query it gets.
+  auto uplink = StartListening(
+      uplink_ns,
+      {SVCDNS_BINARY, "serve", "--dns-addr", "192.0.2.2:53", "--ingest-addr", "",
+       "--http-addr", "", "--workers", "1", "--domain", "example.test", "--node", "uplink",
+       "--advertise", "198.51.100.7", "--config-dir", ExampleServices(),
+       "--query-log-sample", "1"},
+      dir, "uplink", &log);
+  ASSERT_NE(uplink, nullptr) << log;
 
+  // svcdns0's DNS server, in systemd-networkd's state file for the link
+  // (sd-network): resolved takes it only from a link networkd has
+  // configured (ADMIN_STATE) and that is up (OPER_STATE).
   std::string script = dir.Write(
       "resolved.sh",
       absl::StrCat("set -e\n"
                    "mount -t tmpfs -o mode=0755 tmpfs /run/systemd\n"
-                   "mkdir -p /run/systemd/resolved.conf.d /run/systemd/resolve\n"
+                   "mkdir -p /run/systemd/resolved.conf.d /run/systemd/resolve "
+                   "/run/systemd/netif/links\n"
                    "cp ", snippet_path, " /run/systemd/resolved.conf.d/svcdns.conf\n"
+                   "printf 'ADMIN_STATE=configured\\nOPER_STATE=routable\\nDNS=192.0.2.2\\n' "
+                   ">/run/systemd/netif/links/$(cat /sys/class/net/svcdns0/ifindex)\n"
                    "chown nobody:nogroup /run/systemd/resolve\n"
                    "exec ", setpriv, " --reuid=nobody --regid=nogroup --clear-groups "
                    "--pdeathsig=keep "
@@ -474,9 +516,8 @@ TEST(SystemIntegrationsTest, SystemdResolvedDropIn) {
       [&] { return !proc.Running() || absl::StrContains(answers("consul SOA"), "NOERROR"); },
       10000) && proc.Running())
       << proc.Log() << "\n" << answers("consul SOA");
-  // The drop-in is resolved's only DNS server: every answer below came
-  // through DNS=127.0.0.1:8600.
-
+  // consul names match the drop-in's routing domain ~consul: resolved asks
+  // only its global DNS=127.0.0.1:8600 (the uplink's log shows it, below).
   EXPECT_EQ(Dig(ns, "@127.0.0.53 web.service.consul A"), Strings{"10.0.1.10"});
   EXPECT_EQ(Dig(ns, "@127.0.0.53 _web._tcp.service.consul SRV"),
             Strings{"1 1 8080 web1.node.dc1.consul."});
@@ -485,6 +526,20 @@ TEST(SystemIntegrationsTest, SystemdResolvedDropIn) {
   // glibc through the stub.
   std::string raw;
   EXPECT_EQ(Getent(ns, "web.service.consul", &raw), std::set<std::string>{"10.0.1.10"}) << raw;
+
+  // Other names: the answer is the uplink's. resolved asks the global DNS=
+  // about them too, in parallel (the global scope is always a default route),
+  // and svcdns, with no --recursor, refuses them at once; resolved then
+  // waits for the link's answer.
+  EXPECT_EQ(Dig(ns, "@127.0.0.53 web.service.example.test A"), Strings{"198.51.100.7"});
+  EXPECT_EQ(Getent(ns, "web.service.example.test", &raw), std::set<std::string>{"198.51.100.7"})
+      << raw;
+  Strings refused = LoggedRcodes(server->Log(), "web.service.example.test.");
+  EXPECT_FALSE(refused.empty()) << server->Log();
+  EXPECT_EQ(refused, Strings(refused.size(), "REFUSED")) << server->Log();
+  Strings answered = LoggedRcodes(uplink->Log(), "web.service.example.test.");
+  EXPECT_FALSE(answered.empty()) << uplink->Log();
+  EXPECT_EQ(answered, Strings(answered.size(), "NOERROR")) << uplink->Log();
 
   // resolved keeps no negative answer (the SOA minimum is 0 s): a service
   // registered right after an NXDOMAIN is answered within a second or two.
@@ -504,6 +559,8 @@ TEST(SystemIntegrationsTest, SystemdResolvedDropIn) {
       5000))
       << absl::StrJoin(late, "\n");
   EXPECT_LT(std::chrono::steady_clock::now() - registered, std::chrono::seconds(3));
+  // Not one consul name, before or after svcdns' refusals, went to the uplink.
+  EXPECT_FALSE(absl::StrContains(uplink->Log(), "consul. qtype=")) << uplink->Log();
   agent.Stop();
   proc.Stop();
 }
