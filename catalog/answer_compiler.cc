@@ -46,8 +46,16 @@ RecordRef AppendRecord(std::string* wire, uint16_t type, uint32_t ttl, WriteRdat
   return ref;
 }
 
-RecordRef AppendAnswer(AnswerSet* set, uint16_t type, uint32_t ttl, absl::string_view rdata) {
+RecordRef AppendAnswer(AnswerDraft* set, uint16_t type, uint32_t ttl, absl::string_view rdata) {
   return AppendRecord(&set->wire, type, ttl, [&] { set->wire.append(rdata.data(), rdata.size()); });
+}
+
+// The draft every compilation writes into: its buffers are kept, so a large
+// build allocates once per AnswerSet.
+AnswerDraft& Draft() {
+  thread_local AnswerDraft draft;
+  draft.Clear();
+  return draft;
 }
 
 // TXT rdata: "key=value", split into 255-byte character-strings.
@@ -125,29 +133,28 @@ std::string RecordTail(uint16_t type, uint32_t ttl, absl::string_view rdata) {
   return out;
 }
 
-std::shared_ptr<const AnswerSet> CompileService(absl::Span<ServiceInstance> instances,
-                                                absl::string_view dc, uint32_t ttl,
-                                                const std::vector<DomainAnswers>& domains) {
-  auto set = std::make_shared<AnswerSet>();
+AnswerSetRef CompileService(absl::string_view key, absl::Span<ServiceInstance> instances,
+                            absl::string_view dc, uint32_t ttl,
+                            const std::vector<DomainAnswers>& domains) {
+  AnswerDraft* set = &Draft();
   std::string& wire = set->wire;
-  wire.reserve(instances.size() * (32 + domains.size() * 96));
   // Same target adjacent (groups), then a stable order.
   std::sort(instances.begin(), instances.end(), [](const auto& x, const auto& y) {
     return std::tie(x.target_labels[0], x.target_labels[1], x.service->id) <
            std::tie(y.target_labels[0], y.target_labels[1], y.service->id);
   });
-  // One A/AAAA per distinct address, in that order.
-  std::vector<absl::string_view> addresses;
-  addresses.reserve(instances.size());
-  for (const ServiceInstance& inst : instances) addresses.push_back(inst.address);
-  std::vector<absl::string_view> distinct = addresses;
+  // One A/AAAA per distinct address, in that order. (Scratch space is
+  // reused: a from-scratch build compiles a million of these.)
+  thread_local std::vector<std::pair<absl::string_view, bool>> distinct;  // address, written
+  distinct.clear();
+  for (const ServiceInstance& inst : instances) distinct.emplace_back(inst.address, false);
   std::sort(distinct.begin(), distinct.end());
   distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
-  std::vector<bool> written(distinct.size());
-  for (absl::string_view address : addresses) {
-    size_t i = std::lower_bound(distinct.begin(), distinct.end(), address) - distinct.begin();
-    if (written[i]) continue;
-    written[i] = true;
+  for (const ServiceInstance& inst : instances) {
+    absl::string_view address = inst.address;
+    auto it = std::lower_bound(distinct.begin(), distinct.end(), std::make_pair(address, false));
+    if (it->second) continue;
+    it->second = true;
     RecordRef r = AppendRecord(&wire, AddressType(address), ttl,
                                [&] { wire.append(address.data(), address.size()); });
     (address.size() == 4 ? set->a : set->aaaa).push_back(r);
@@ -197,32 +204,32 @@ std::shared_ptr<const AnswerSet> CompileService(absl::Span<ServiceInstance> inst
                                  : static_cast<uint32_t>(i + 1);
     }
   }
-  wire.shrink_to_fit();
-  return set;
+  return AnswerSet::Create(key, *set);
 }
 
-std::shared_ptr<const AnswerSet> CompileNode(const Node& node, uint32_t ttl) {
-  auto set = std::make_shared<AnswerSet>();
+AnswerSetRef CompileNode(absl::string_view key, const Node& node, uint32_t ttl) {
+  AnswerDraft* set = &Draft();
   std::string address = AddressBytes(node.address);
   if (!address.empty()) {
     (address.size() == 4 ? set->a : set->aaaa)
-        .push_back(AppendAnswer(set.get(), AddressType(address), ttl, address));
+        .push_back(AppendAnswer(set, AddressType(address), ttl, address));
   }
-  for (const auto& [key, value] : node.meta) {
+  for (const auto& [name, value] : node.meta) {
     set->txt.push_back(
-        AppendAnswer(set.get(), dns::kTypeTxt, ttl, TxtRdata(absl::StrCat(key, "=", value))));
+        AppendAnswer(set, dns::kTypeTxt, ttl, TxtRdata(absl::StrCat(name, "=", value))));
   }
-  return set;
+  return AnswerSet::Create(key, *set);
 }
 
-std::shared_ptr<const AnswerSet> CompileReverse(std::vector<std::string> targets, uint32_t ttl) {
+AnswerSetRef CompileReverse(absl::string_view key, std::vector<std::string> targets,
+                            uint32_t ttl) {
   std::sort(targets.begin(), targets.end());
   targets.erase(std::unique(targets.begin(), targets.end()), targets.end());
-  auto set = std::make_shared<AnswerSet>();
+  AnswerDraft* set = &Draft();
   for (const std::string& target : targets) {
-    set->ptr.push_back(AppendAnswer(set.get(), dns::kTypePtr, ttl, target));
+    set->ptr.push_back(AppendAnswer(set, dns::kTypePtr, ttl, target));
   }
-  return set;
+  return AnswerSet::Create(key, *set);
 }
 
 absl::StatusOr<DomainAnswers> CompileDomain(absl::string_view domain, SoaTimers soa,

@@ -1,5 +1,6 @@
 // Compiles the answers of one owner name (a service, a node, a reverse
-// address, a domain's apex) into wire format, once, off the hot path.
+// address, a domain's apex) into wire format, once, off the hot path. Each
+// AnswerSet is made for its lookup key.
 #ifndef SVCDNS_CATALOG_ANSWER_COMPILER_H_
 #define SVCDNS_CATALOG_ANSWER_COMPILER_H_
 
@@ -27,15 +28,16 @@ struct ServiceInstance {
 
 // The A/AAAA and SRV records (with their additional addresses) of a service
 // or a service and tag in datacenter `dc`, for every domain served.
-std::shared_ptr<const AnswerSet> CompileService(absl::Span<ServiceInstance> instances,
-                                                absl::string_view dc, uint32_t ttl,
-                                                const std::vector<DomainAnswers>& domains);
+AnswerSetRef CompileService(absl::string_view key, absl::Span<ServiceInstance> instances,
+                            absl::string_view dc, uint32_t ttl,
+                            const std::vector<DomainAnswers>& domains);
 
 // A node's own records: A or AAAA, and TXT with its meta.
-std::shared_ptr<const AnswerSet> CompileNode(const Node& node, uint32_t ttl);
+AnswerSetRef CompileNode(absl::string_view key, const Node& node, uint32_t ttl);
 
 // PTR records, one per distinct target (wire-form names).
-std::shared_ptr<const AnswerSet> CompileReverse(std::vector<std::string> targets, uint32_t ttl);
+AnswerSetRef CompileReverse(absl::string_view key, std::vector<std::string> targets,
+                            uint32_t ttl);
 
 // The apex of a served domain with SOA serial `serial`.
 struct SoaTimers {

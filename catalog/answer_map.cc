@@ -18,13 +18,23 @@ AnswerMap::Shard& AnswerMap::Mutable(size_t shard) {
   return const_cast<Shard&>(*slot);
 }
 
-void AnswerMap::Set(std::string key, std::shared_ptr<const AnswerSet> answers) {
+void AnswerMap::Set(AnswerSetRef answers) {
+  absl::string_view key = answers->key();
   Shard& shard = Mutable(ShardOf(key));
-  auto [it, inserted] = shard.try_emplace(std::move(key), answers);
-  if (inserted) {
-    ++size_;
-  } else {
-    it->second = std::move(answers);
+  // The old entry's key lives in the old set: replace the entry whole.
+  if (auto it = shard.find(key); it != shard.end()) {
+    shard.erase(it);
+    --size_;
+  }
+  shard.emplace(key, std::move(answers));
+  ++size_;
+}
+
+void AnswerMap::Reserve(size_t keys) {
+  size_t per_shard = (keys >> kShardBits) + (keys >> (kShardBits + 3));  // +1/8 for skew
+  if (per_shard < 16) return;  // small maps grow cheaply, and share empty shards
+  for (size_t i = 0; i < shards_.size(); ++i) {
+    if (shards_[i]->capacity() < per_shard) Mutable(i).reserve(per_shard);
   }
 }
 

@@ -7,21 +7,19 @@
 
 #include <cstddef>
 #include <memory>
-#include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/hash/hash.h"
 #include "absl/strings/string_view.h"
+#include "catalog/answer_set.h"
 
 namespace svcdns::catalog {
 
-struct AnswerSet;
-
 class AnswerMap {
  public:
-  // A key mapped to nullptr is a marker: the name exists with no records.
-  using Shard = absl::flat_hash_map<std::string, std::shared_ptr<const AnswerSet>>;
+  // Keyed by each set's own key() (no copy of the key).
+  using Shard = absl::flat_hash_map<absl::string_view, AnswerSetRef>;
 
   // 16384 shards: ~110 entries each at 1.8M keys (1M instances), so a
   // change copies little, against 256 KiB of shard pointers per version.
@@ -35,19 +33,24 @@ class AnswerMap {
   // The entry for `key`, or nullptr. Allocates nothing, and touches no
   // reference count: readers hold the map alive by other means (RCU).
   const Shard::value_type* Find(absl::string_view key) const {
-    const Shard& shard = *shards_[ShardOf(key)];
-    auto it = shard.find(key);
+    size_t hash = Hash(key);  // hashed once: it picks the shard and the slot
+    const Shard& shard = *shards_[hash >> (64 - kShardBits)];
+    auto it = shard.find(key, hash);
     return it == shard.end() ? nullptr : &*it;
   }
   size_t size() const { return size_; }
 
-  void Set(std::string key, std::shared_ptr<const AnswerSet> answers);
+  // Adds or replaces the answers for answers->key().
+  void Set(AnswerSetRef answers);
+  // Room for `keys` keys in all, spread evenly: a large first build then
+  // does not grow (and rehash) each shard several times.
+  void Reserve(size_t keys);
   void Erase(absl::string_view key);
 
  private:
-  static size_t ShardOf(absl::string_view key) {
-    return absl::Hash<absl::string_view>{}(key) >> (64 - kShardBits);
-  }
+  // The shards' own hash function, so that Find can pass its result on.
+  static size_t Hash(absl::string_view key) { return Shard::hasher{}(key); }
+  static size_t ShardOf(absl::string_view key) { return Hash(key) >> (64 - kShardBits); }
   // The shard to edit: copied first unless this map is its only owner.
   // (Only the builder thread copies maps, so a count of 1 cannot grow
   // behind our back; one that drops to 1 meanwhile costs a needless copy.)

@@ -15,43 +15,6 @@
 
 namespace svcdns::catalog {
 
-// Served domains: the primary (--domain) and optionally --alt-domain.
-inline constexpr size_t kMaxDomains = 2;
-
-// A byte range of AnswerSet::wire holding whole resource records.
-struct RecordRef {
-  uint32_t offset = 0;
-  uint32_t size = 0;
-};
-
-// One SRV record and what the additional section needs for its target.
-struct SrvRecord {
-  RecordRef record;        // owner 0xC00C ... rdata with an uncompressed target
-  uint16_t target_offset;  // where the target name starts inside `record`
-  uint16_t target_size;
-  RecordRef additional;    // type, class, ttl, rdlength, rdata: owner omitted
-  // Instances with the same target are adjacent: [group_begin, group_end)
-  // lets the responder add each target's address only once.
-  uint32_t group_begin;
-  uint32_t group_end;
-};
-
-// Every record of one owner name (a service, a service and tag, a node, a
-// reverse address). Records whose owner is the question name start with the
-// compression pointer 0xC00C, so the responder copies them as they are.
-struct AnswerSet {
-  std::string wire;
-  std::vector<RecordRef> a;
-  std::vector<RecordRef> aaaa;
-  std::vector<RecordRef> txt;
-  std::vector<RecordRef> ptr;
-  std::vector<SrvRecord> srv[kMaxDomains];  // targets name the domain asked
-
-  absl::string_view Bytes(RecordRef r) const {
-    return absl::string_view(wire).substr(r.offset, r.size);
-  }
-};
-
 // What a served domain answers at its apex and in negative answers.
 struct DomainAnswers {
   std::string name;        // lowercase wire form, e.g. "\6consul\0"
@@ -99,7 +62,7 @@ class Snapshot {
   // Returns the answers for a key, or nullptr.
   const AnswerSet* Find(absl::string_view key) const {
     const auto* entry = answers.Find(key);
-    return entry == nullptr ? nullptr : entry->second.get();
+    return entry == nullptr || entry->second->marker() ? nullptr : entry->second.get();
   }
   // Whether the key exists, answers or marker (an empty non-terminal).
   bool Contains(absl::string_view key) const { return answers.Find(key) != nullptr; }

@@ -143,6 +143,14 @@ absl::StatusOr<std::unique_ptr<Snapshot>> SnapshotBuilder::Build(uint64_t index)
       RecordTail(snapshot->ns_address_type, options_.node_ttl, ns_address);
 
   domains_ = snapshot->domains;
+  if (nodes_.empty()) {
+    // A first build: size the tables once. Keys: a service, about two tags
+    // each, a node and its reverse name.
+    size_t services = 0;
+    for (const auto& [key, state] : pending_) services += state ? state->services.size() : 0;
+    groups_.reserve(3 * services);
+    answers_.Reserve(3 * services + 2 * pending_.size());
+  }
   for (auto& [key, state] : pending_) {
     auto it = nodes_.find(key);
     if (it != nodes_.end()) Contribute(*it->second, -1);
@@ -184,10 +192,25 @@ void SnapshotBuilder::Contribute(const NodeState& state, int sign) {
       if (!inserted) it->second = Worse(it->second, check.status);
     }
   }
-  std::vector<std::string> tags;
+  // Keys are assembled in one buffer: most lookups find an existing entry
+  // and allocate nothing.
+  std::string& key = key_buffer_;
+  auto start_key = [&](KeyKind kind) {
+    key.assign(1, static_cast<char>(kind));
+    key.push_back(static_cast<char>(dc.size()));
+    key += dc;
+  };
+  auto add_lower_label = [&](absl::string_view label) {
+    key.push_back(static_cast<char>(label.size()));
+    for (char c : label) key.push_back(absl::ascii_tolower(static_cast<unsigned char>(c)));
+  };
   for (uint32_t i = 0; i < state.services.size(); ++i) {
     const Service& service = state.services[i];
-    for (const std::string& tag : service.tags) Mark(Key(KeyKind::kTag, {dc, Lower(tag)}), sign);
+    for (const std::string& tag : service.tags) {
+      start_key(KeyKind::kTag);
+      add_lower_label(tag);
+      Mark(key, sign);
+    }
     char address[16];
     size_t address_size = service.address.empty() ? node_address_size
                                                    : ParseAddress(service.address, address);
@@ -204,30 +227,38 @@ void SnapshotBuilder::Contribute(const NodeState& state, int sign) {
     if (health == Health::kCritical) continue;
     if (health == Health::kWarning && options_.only_passing) continue;
     instance_count_ += sign;
-    std::string name = Lower(service.name);
     Member member{&state, i, health};
-    Join(Key(KeyKind::kService, {dc, name, ""}), dc, name, member, sign);
-    tags.clear();
-    for (const std::string& tag : service.tags) {
-      std::string lower = Lower(tag);
-      if (lower.empty() || lower.size() > dns::kMaxLabelLength) continue;
-      if (std::find(tags.begin(), tags.end(), lower) != tags.end()) continue;
-      Join(Key(KeyKind::kService, {dc, name, lower}), dc, name, member, sign);
-      tags.push_back(std::move(lower));
+    start_key(KeyKind::kService);
+    add_lower_label(service.name);
+    size_t service_key_size = key.size();
+    key.push_back(0);  // no tag
+    Join(key, member, sign);
+    for (size_t t = 0; t < service.tags.size(); ++t) {
+      const std::string& tag = service.tags[t];
+      if (tag.empty() || tag.size() > dns::kMaxLabelLength) continue;
+      // Once per tag, whatever its case.
+      if (std::any_of(service.tags.begin(), service.tags.begin() + t,
+                      [&](const std::string& e) { return absl::EqualsIgnoreCase(e, tag); })) {
+        continue;
+      }
+      key.resize(service_key_size);
+      add_lower_label(tag);
+      Join(key, member, sign);
     }
   }
 }
 
-void SnapshotBuilder::Mark(std::string key, int sign) {
+void SnapshotBuilder::Mark(absl::string_view key, int sign) {
   if (sign > 0) {
-    auto [it, inserted] = markers_.try_emplace(key, 0);
-    if (it->second++ == 0) dirty_.insert(std::move(key));
+    auto it = markers_.find(key);
+    if (it == markers_.end()) it = markers_.emplace(std::string(key), 0).first;
+    if (it->second++ == 0) dirty_.emplace(key);
     return;
   }
   auto it = markers_.find(key);
   if (it != markers_.end() && --it->second == 0) {
     markers_.erase(it);
-    dirty_.insert(std::move(key));
+    dirty_.emplace(key);
   }
 }
 
@@ -246,24 +277,21 @@ void SnapshotBuilder::Reverse(std::string key, std::string target, int sign) {
   dirty_.insert(std::move(key));
 }
 
-void SnapshotBuilder::Join(std::string key, const std::string& dc, const std::string& name,
-                           Member member, int sign) {
+void SnapshotBuilder::Join(absl::string_view key, Member member, int sign) {
+  auto it = groups_.find(key);
   if (sign > 0) {
-    auto [it, inserted] = groups_.try_emplace(key);
-    if (inserted) {
-      it->second.dc = dc;
-      it->second.name = name;
-    }
+    if (it == groups_.end()) it = groups_.try_emplace(std::string(key)).first;
     it->second.members.push_back(member);
   } else {
-    auto it = groups_.find(key);
     if (it == groups_.end()) return;
     std::erase_if(it->second.members, [&](const Member& m) {
       return m.state == member.state && m.service == member.service;
     });
-    if (it->second.members.empty()) groups_.erase(it);
   }
-  dirty_.insert(std::move(key));
+  if (!it->second.dirty) {
+    it->second.dirty = true;
+    dirty_groups_.push_back(&*it);
+  }
 }
 
 void SnapshotBuilder::CompileDirty() {
@@ -274,60 +302,60 @@ void SnapshotBuilder::CompileDirty() {
   };
   std::vector<ServiceInstance> instances;
   std::vector<Scratch> scratch;
+  for (auto* entry : dirty_groups_) {
+    const std::string& key = entry->first;
+    Group& group = entry->second;
+    group.dirty = false;
+    if (group.members.empty()) {
+      answers_.Erase(key);
+      groups_.erase(groups_.find(key));  // node_hash_map: other entries stay put
+      continue;
+    }
+    instances.clear();
+    scratch.resize(group.members.size());
+    for (size_t i = 0; i < group.members.size(); ++i) {
+      const Member& m = group.members[i];
+      const Service& service = m.state->services[m.service];
+      Scratch& s = scratch[i];
+      ServiceInstance& inst = instances.emplace_back();
+      inst.service = &service;
+      inst.health = m.health;
+      if (service.address.empty()) {
+        inst.address = {s.address, ParseAddress(m.state->node.address, s.address)};
+        inst.target_labels[0] = m.state->node.name;
+        inst.target_labels[1] = "node";
+      } else {
+        inst.address = {s.address, ParseAddress(service.address, s.address)};
+        static const char kHex[] = "0123456789abcdef";
+        for (size_t b = 0; b < inst.address.size(); ++b) {
+          s.hex[2 * b] = kHex[static_cast<uint8_t>(s.address[b]) >> 4];
+          s.hex[2 * b + 1] = kHex[static_cast<uint8_t>(s.address[b]) & 0xF];
+        }
+        inst.target_labels[0] = absl::string_view(s.hex, 2 * inst.address.size());
+        inst.target_labels[1] = "addr";
+      }
+    }
+    // The key is 'S', then the datacenter, service and tag labels.
+    absl::string_view dc(key.data() + 2, static_cast<uint8_t>(key[1]));
+    absl::string_view name(dc.data() + dc.size() + 1, static_cast<uint8_t>(dc.data()[dc.size()]));
+    answers_.Set(CompileService(key, absl::MakeSpan(instances), dc,
+                                ServiceTtl(options_.service_ttls, name), domains_));
+    ++compiled_;
+  }
+  dirty_groups_.clear();
   for (const std::string& key : dirty_) {
-    switch (static_cast<KeyKind>(key[0])) {
-      case KeyKind::kService: {
-        auto it = groups_.find(key);
-        if (it == groups_.end()) {
-          answers_.Erase(key);
-          continue;
-        }
-        const Group& group = it->second;
-        instances.clear();
-        scratch.resize(group.members.size());
-        for (size_t i = 0; i < group.members.size(); ++i) {
-          const Member& m = group.members[i];
-          const Service& service = m.state->services[m.service];
-          Scratch& s = scratch[i];
-          ServiceInstance& inst = instances.emplace_back();
-          inst.service = &service;
-          inst.health = m.health;
-          if (service.address.empty()) {
-            inst.address = {s.address, ParseAddress(m.state->node.address, s.address)};
-            inst.target_labels[0] = m.state->node.name;
-            inst.target_labels[1] = "node";
-          } else {
-            inst.address = {s.address, ParseAddress(service.address, s.address)};
-            static const char kHex[] = "0123456789abcdef";
-            for (size_t b = 0; b < inst.address.size(); ++b) {
-              s.hex[2 * b] = kHex[static_cast<uint8_t>(s.address[b]) >> 4];
-              s.hex[2 * b + 1] = kHex[static_cast<uint8_t>(s.address[b]) & 0xF];
-            }
-            inst.target_labels[0] = absl::string_view(s.hex, 2 * inst.address.size());
-            inst.target_labels[1] = "addr";
-          }
-        }
-        answers_.Set(key, CompileService(absl::MakeSpan(instances), group.dc,
-                                         ServiceTtl(options_.service_ttls, group.name), domains_));
+    if (static_cast<KeyKind>(key[0]) == KeyKind::kReverse) {
+      auto it = reverse_.find(key);
+      if (it == reverse_.end()) {
+        answers_.Erase(key);
+      } else {
+        answers_.Set(CompileReverse(key, it->second, options_.node_ttl));
         ++compiled_;
-        break;
       }
-      case KeyKind::kReverse: {
-        auto it = reverse_.find(key);
-        if (it == reverse_.end()) {
-          answers_.Erase(key);
-        } else {
-          answers_.Set(key, CompileReverse(it->second, options_.node_ttl));
-          ++compiled_;
-        }
-        break;
-      }
-      default:  // markers
-        if (markers_.contains(key)) {
-          answers_.Set(key, nullptr);
-        } else {
-          answers_.Erase(key);
-        }
+    } else if (markers_.contains(key)) {
+      answers_.Set(AnswerSet::Marker(key));
+    } else {
+      answers_.Erase(key);
     }
   }
   dirty_.clear();
@@ -337,7 +365,7 @@ void SnapshotBuilder::CompileDirty() {
     if (it == nodes_.end() || it->second->status == NodeStatus::kLeft) {
       answers_.Erase(key);
     } else {
-      answers_.Set(std::move(key), CompileNode(it->second->node, options_.node_ttl));
+      answers_.Set(CompileNode(key, it->second->node, options_.node_ttl));
       ++compiled_;
     }
   }

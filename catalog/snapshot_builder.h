@@ -10,6 +10,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/container/node_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "catalog/answer_map.h"
@@ -79,17 +80,15 @@ class SnapshotBuilder {
     Health health;
   };
   struct Group {
-    std::string dc;    // lowercase
-    std::string name;  // lowercase service name
     std::vector<Member> members;
+    bool dirty = false;  // in dirty_groups_
   };
 
   // Adds (sign +1) or removes (-1) everything `state` contributes.
   void Contribute(const NodeState& state, int sign);
-  void Mark(std::string key, int sign);
+  void Mark(absl::string_view key, int sign);
   void Reverse(std::string key, std::string target, int sign);
-  void Join(std::string key, const std::string& dc, const std::string& name,
-            Member member, int sign);
+  void Join(absl::string_view key, Member member, int sign);
   // Recompiles (or drops) the answers of every key touched since the last build.
   void CompileDirty();
 
@@ -101,10 +100,13 @@ class SnapshotBuilder {
 
   absl::flat_hash_map<NodeKey, std::shared_ptr<const NodeState>> nodes_;
   absl::flat_hash_map<NodeKey, std::shared_ptr<const NodeState>> pending_;
-  absl::flat_hash_map<std::string, Group> groups_;                      // by service key
+  // By service key; node_hash_map: dirty_groups_ points into it.
+  absl::node_hash_map<std::string, Group> groups_;
+  std::vector<std::pair<const std::string, Group>*> dirty_groups_;
   absl::flat_hash_map<std::string, std::vector<std::string>> reverse_;  // PTR targets, repeated
   absl::flat_hash_map<std::string, uint32_t> markers_;                  // contributors per key
-  absl::flat_hash_set<std::string> dirty_;
+  absl::flat_hash_set<std::string> dirty_;  // reverse and marker keys
+  std::string key_buffer_;
   absl::flat_hash_set<NodeKey> dirty_nodes_;
   AnswerMap answers_;
   size_t instance_count_ = 0;

@@ -240,7 +240,7 @@ void Responder::Resolve(const Snapshot& snapshot, Reply& reply) {
         reply.rcode = dns::kRcodeNxDomain;
         forward_ = options_.forward_outside;
       } else if (q.qtype == dns::kTypePtr || q.qtype == dns::kTypeAny) {
-        AppendRotated(*set, set->ptr, 0, reply);
+        AppendRotated(*set, set->ptr(), 0, reply);
       }
       return;  // not our zone's apex: no SOA to offer
     }
@@ -269,17 +269,17 @@ void Responder::AnswerService(const AnswerSet& set, size_t domain, Reply& reply)
   uint32_t limit = options_.a_record_limit;
   switch (reply.query.qtype) {
     case dns::kTypeA:
-      AppendRotated(set, set.a, limit, reply);
+      AppendRotated(set, set.a(), limit, reply);
       break;
     case dns::kTypeAaaa:
-      AppendRotated(set, set.aaaa, limit, reply);
+      AppendRotated(set, set.aaaa(), limit, reply);
       break;
     case dns::kTypeAny:
-      AppendRotated(set, set.a, limit, reply);
-      if (!reply.truncated) AppendRotated(set, set.aaaa, limit, reply);
+      AppendRotated(set, set.a(), limit, reply);
+      if (!reply.truncated) AppendRotated(set, set.aaaa(), limit, reply);
       break;
     case dns::kTypeSrv:
-      AppendSrv(set, set.srv[domain], reply);
+      AppendSrv(set, set.srv(domain), reply);
       break;
     default:
       break;
@@ -288,9 +288,9 @@ void Responder::AnswerService(const AnswerSet& set, size_t domain, Reply& reply)
 
 void Responder::AnswerNode(const AnswerSet& set, Reply& reply) {
   uint16_t qtype = reply.query.qtype;
-  if (qtype == dns::kTypeA || qtype == dns::kTypeAny) AppendRotated(set, set.a, 0, reply);
-  if (qtype == dns::kTypeAaaa || qtype == dns::kTypeAny) AppendRotated(set, set.aaaa, 0, reply);
-  if (qtype == dns::kTypeTxt || qtype == dns::kTypeAny) AppendRotated(set, set.txt, 0, reply);
+  if (qtype == dns::kTypeA || qtype == dns::kTypeAny) AppendRotated(set, set.a(), 0, reply);
+  if (qtype == dns::kTypeAaaa || qtype == dns::kTypeAny) AppendRotated(set, set.aaaa(), 0, reply);
+  if (qtype == dns::kTypeTxt || qtype == dns::kTypeAny) AppendRotated(set, set.txt(), 0, reply);
 }
 
 void Responder::AnswerAddr(absl::string_view hex, uint32_t ttl, Reply& reply) {
@@ -326,7 +326,7 @@ void Responder::AnswerAddr(absl::string_view hex, uint32_t ttl, Reply& reply) {
 }
 
 void Responder::AppendRotated(const AnswerSet& set,
-                              const std::vector<RecordRef>& records, size_t max,
+                              absl::Span<const RecordRef> records, size_t max,
                               Reply& reply) {
   size_t n = records.size();
   if (n == 0) return;
@@ -336,7 +336,7 @@ void Responder::AppendRotated(const AnswerSet& set,
   for (size_t k = 0; k < count; ++k) {
     const RecordRef& r = records[(start + k) % n];
     size_t mark = w.position();
-    w.PutBytes(set.wire.data() + r.offset, r.size);
+    w.PutBytes(set.wire_data() + r.offset, r.size);
     if (w.overflow()) {
       w.Rollback(mark);
       reply.truncated = true;
@@ -347,7 +347,7 @@ void Responder::AppendRotated(const AnswerSet& set,
 }
 
 void Responder::AppendSrv(const AnswerSet& set,
-                          const std::vector<SrvRecord>& records, Reply& reply) {
+                          absl::Span<const SrvRecord> records, Reply& reply) {
   size_t n = records.size();
   if (n == 0) return;
   size_t start = rotation_++ % n;
@@ -357,7 +357,7 @@ void Responder::AppendSrv(const AnswerSet& set,
   for (; written < n; ++written) {
     const SrvRecord& srv = records[(start + written) % n];
     size_t mark = w.position();
-    w.PutBytes(set.wire.data() + srv.record.offset, srv.record.size);
+    w.PutBytes(set.wire_data() + srv.record.offset, srv.record.size);
     if (w.overflow()) {
       w.Rollback(mark);
       reply.truncated = true;
@@ -379,9 +379,9 @@ void Responder::AppendSrv(const AnswerSet& set,
     if (target <= dns::kMaxPointerOffset) {
       w.PutU16(static_cast<uint16_t>(0xC000 | target));
     } else {
-      w.PutBytes(set.wire.data() + srv.record.offset + srv.target_offset, srv.target_size);
+      w.PutBytes(set.wire_data() + srv.record.offset + srv.target_offset, srv.target_size);
     }
-    w.PutBytes(set.wire.data() + srv.additional.offset, srv.additional.size);
+    w.PutBytes(set.wire_data() + srv.additional.offset, srv.additional.size);
     if (w.overflow()) {
       w.Rollback(mark);
       break;  // additional data is optional: no TC

@@ -74,10 +74,10 @@ class Responder {
   void AnswerAddr(absl::string_view hex, uint32_t ttl, Reply& reply);
   // Appends records from `records` in rotated order, at most `max` (0: all).
   void AppendRotated(const catalog::AnswerSet& set,
-                     const std::vector<catalog::RecordRef>& records,
+                     absl::Span<const catalog::RecordRef> records,
                      size_t max, Reply& reply);
   void AppendSrv(const catalog::AnswerSet& set,
-                 const std::vector<catalog::SrvRecord>& records, Reply& reply);
+                 absl::Span<const catalog::SrvRecord> records, Reply& reply);
   void AppendSoa(const catalog::Snapshot& snapshot, Reply& reply, bool answer);
   void LogQuery(Transport transport, const Reply& reply, size_t size);
 

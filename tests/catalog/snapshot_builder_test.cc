@@ -94,7 +94,7 @@ TEST(SnapshotBuilderTest, IncrementalBuildsMatchFromScratch) {
     const AnswerSet* a = (*incremental)->Find(key);
     const AnswerSet* b = (*fresh)->Find(key);
     ASSERT_EQ(a == nullptr, b == nullptr) << key;
-    if (a != nullptr) EXPECT_EQ(a->wire, b->wire) << key;
+    if (a != nullptr) EXPECT_EQ(a->wire(), b->wire()) << key;
   }
   LookupKey tag(KeyKind::kTag);
   tag.AddLabel("dc1");
@@ -107,7 +107,7 @@ TEST(SnapshotBuilderTest, IncrementalBuildsMatchFromScratch) {
   LookupKey reverse(KeyKind::kReverse);
   reverse.AddWire(*dns::EncodeName("77.2.0.192.in-addr.arpa"));
   ASSERT_NE((*incremental)->Find(reverse.view()), nullptr);
-  EXPECT_EQ((*incremental)->Find(reverse.view())->wire, (*fresh)->Find(reverse.view())->wire);
+  EXPECT_EQ((*incremental)->Find(reverse.view())->wire(), (*fresh)->Find(reverse.view())->wire());
 }
 
 TEST(SnapshotBuilderTest, ChangedInstanceIsCompiledAgain) {
@@ -122,11 +122,11 @@ TEST(SnapshotBuilderTest, ChangedInstanceIsCompiledAgain) {
   const AnswerSet* after = (*second)->Find(Key("svc1"));
   ASSERT_NE(after, nullptr);
   EXPECT_NE(before, after);
-  EXPECT_NE(after->wire.find(std::string("\x10\x92", 2)), std::string::npos);  // port 4242
+  EXPECT_NE(after->wire().find(std::string("\x10\x92", 2)), std::string::npos);  // port 4242
   // A fresh builder gives the same bytes.
   auto fresh = BuildSnapshot(catalog, {});
-  EXPECT_EQ((*fresh)->Find(Key("svc1"))->wire, after->wire);
-  EXPECT_EQ((*fresh)->Find(Key("svc1", "t1"))->wire, (*second)->Find(Key("svc1", "t1"))->wire);
+  EXPECT_EQ((*fresh)->Find(Key("svc1"))->wire(), after->wire());
+  EXPECT_EQ((*fresh)->Find(Key("svc1", "t1"))->wire(), (*second)->Find(Key("svc1", "t1"))->wire());
 }
 
 }  // namespace

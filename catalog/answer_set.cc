@@ -1,0 +1,66 @@
+#include "catalog/answer_set.h"
+
+#include <cstring>
+#include <new>
+
+namespace svcdns::catalog {
+
+static_assert(alignof(RecordRef) <= alignof(AnswerSet) && alignof(SrvRecord) <= alignof(AnswerSet));
+
+void AnswerDraft::Clear() {
+  wire.clear();
+  a.clear();
+  aaaa.clear();
+  txt.clear();
+  ptr.clear();
+  for (auto& records : srv) records.clear();
+}
+
+AnswerSetRef AnswerSet::Create(absl::string_view key, const AnswerDraft& draft) {
+  return Allocate(key, &draft, false);
+}
+
+AnswerSetRef AnswerSet::Marker(absl::string_view key) { return Allocate(key, nullptr, true); }
+
+AnswerSetRef AnswerSet::Allocate(absl::string_view key, const AnswerDraft* draft, bool marker) {
+  static const AnswerDraft kEmpty;
+  const AnswerDraft& d = draft != nullptr ? *draft : kEmpty;
+  const std::vector<RecordRef>* tables[4] = {&d.a, &d.aaaa, &d.txt, &d.ptr};
+  size_t refs = 0, srvs = 0;
+  for (const auto* table : tables) refs += table->size();
+  for (const auto& records : d.srv) srvs += records.size();
+  size_t bytes = sizeof(AnswerSet) + PaddedKeySize(key.size()) + refs * sizeof(RecordRef) +
+                 srvs * sizeof(SrvRecord) + d.wire.size();
+  void* memory = ::operator new(bytes);
+  auto* set = new (memory) AnswerSet();
+  set->wire_size_ = static_cast<uint32_t>(d.wire.size());
+  set->key_size_ = static_cast<uint16_t>(key.size());
+  set->marker_ = marker;
+  char* out = reinterpret_cast<char*>(set + 1);
+  auto append = [&out](const void* from, size_t size) {
+    if (size != 0) std::memcpy(out, from, size);  // an empty vector's data() may be null
+    out += size;
+  };
+  append(key.data(), key.size());
+  out += PaddedKeySize(key.size()) - key.size();
+  for (int t = 0; t < 4; ++t) {
+    set->ref_counts_[t] = static_cast<uint32_t>(tables[t]->size());
+    append(tables[t]->data(), tables[t]->size() * sizeof(RecordRef));
+  }
+  for (size_t i = 0; i < kMaxDomains; ++i) {
+    set->srv_counts_[i] = static_cast<uint32_t>(d.srv[i].size());
+    append(d.srv[i].data(), d.srv[i].size() * sizeof(SrvRecord));
+  }
+  append(d.wire.data(), d.wire.size());
+  return AnswerSetRef(set);
+}
+
+void AnswerSetRef::Release() {
+  if (set_ == nullptr || set_->refs_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  // Trivially destructible apart from the counter: free the one allocation.
+  set_->~AnswerSet();
+  ::operator delete(const_cast<AnswerSet*>(set_));
+  set_ = nullptr;
+}
+
+}  // namespace svcdns::catalog
