@@ -150,33 +150,51 @@ def read_name(msg, off):
     return ".".join(labels).lower() + ".", (end if jumped else off)
 
 
-def ask(port, name, qtype, edns, timeout=2.0):
-    """(rcode, sorted answer RRs as text, TTLs and order aside) or None."""
+def exchange_tcp(port, q, timeout):
+    with socket.create_connection(("127.0.0.1", port), timeout) as s:
+        s.sendall(struct.pack(">H", len(q)) + q)
+        data = b""
+        while len(data) < 2 or len(data) < 2 + struct.unpack(">H", data[:2])[0]:
+            chunk = s.recv(65537)
+            if not chunk:
+                return None
+            data += chunk
+    return data[2:]
+
+
+def ask(port, name, qtype, edns, timeout=2.0, tcp=False, full=False):
+    """(rcode, sorted answer RRs as text, TTLs and order aside) or None; with
+    full, (rcode, answer RRs, additional RRs but OPT, message bytes)."""
     q = bytearray(gen.wire(name, qtype, edns))
     qid = random.randrange(65536)
     q[0:2] = struct.pack(">H", qid)
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.settimeout(timeout)
-    try:
-        for _ in range(3):
-            s.sendto(bytes(q), ("127.0.0.1", port))
-            try:
-                msg = s.recv(65535)
-            except socket.timeout:
-                continue
-            if struct.unpack(">H", msg[0:2])[0] == qid:
-                break
-        else:
+    if tcp:
+        msg = exchange_tcp(port, bytes(q), timeout)
+        if msg is None or struct.unpack(">H", msg[0:2])[0] != qid:
             return None
-    finally:
-        s.close()
-    flags, qd, an = struct.unpack(">HHH", msg[2:8])
+    else:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.settimeout(timeout)
+        try:
+            for _ in range(3):
+                s.sendto(bytes(q), ("127.0.0.1", port))
+                try:
+                    msg = s.recv(65535)
+                except socket.timeout:
+                    continue
+                if struct.unpack(">H", msg[0:2])[0] == qid:
+                    break
+            else:
+                return None
+        finally:
+            s.close()
+    flags, qd, an, ns, ar = struct.unpack(">HHHHH", msg[2:12])
     off = 12
     for _ in range(qd):
         _, off = read_name(msg, off)
         off += 4
-    rrs = []
-    for _ in range(an):
+    rrs, additional = [], []
+    for i in range(an + ns + ar if full else an):
         owner, off = read_name(msg, off)
         t, _cls, _ttl, rdlen = struct.unpack(">HHIH", msg[off:off + 10])
         off += 10
@@ -188,10 +206,15 @@ def ask(port, name, qtype, edns, timeout=2.0):
             text = "%d %d %d %s" % (pr, w, port_, read_name(msg, off + 6)[0])
         else:
             text = rd.hex()
-        rrs.append("%s %d %s" % (owner, t, text))
+        if i < an:
+            rrs.append("%s %d %s" % (owner, t, text))
+        elif i >= an + ns and t != 41:
+            additional.append("%s %d %s" % (owner, t, text))
         off += rdlen
     rcode = {0: "NOERROR", 2: "SERVFAIL", 3: "NXDOMAIN", 5: "REFUSED"}.get(flags & 0xF, str(flags & 0xF))
     tc = " TC" if flags & 0x0200 else ""
+    if full:
+        return rcode + tc, sorted(rrs), sorted(additional), len(msg)
     return rcode + tc, sorted(rrs)
 
 
@@ -372,9 +395,10 @@ def run_dnsperf(a, port, out):
 RCODE_NAMES = {0: "NOERROR", 2: "SERVFAIL", 3: "NXDOMAIN", 5: "REFUSED"}
 
 
-def run_loadgen(a, port, out):
-    argv = ["taskset", "-c", "1", a.loadgen_bin, "127.0.0.1", str(port), os.path.join(a.work, "queries.bin"),
-            str(a.duration), str(a.outstanding), "1000"]
+def run_loadgen(a, port, out, mode="udp"):
+    argv = ["taskset", "-c", "1", a.loadgen_bin, "127.0.0.1", str(port),
+            os.path.join(a.work, "queries.bin" if mode == "udp" else "large.bin"), str(a.duration),
+            str(a.outstanding if mode == "udp" else a.pipeline), "1000", mode]
     with open(out, "w") as f:
         subprocess.run(argv, stdout=f, stderr=subprocess.STDOUT, check=True)
     kv = {}
@@ -384,15 +408,18 @@ def run_loadgen(a, port, out):
             kv[k] = float(v)
     return {"sent": int(kv["sent"]), "answered": int(kv["answered"]), "lost": int(kv["lost"]),
             "runtime": kv["runtime_s"], "qps": kv["qps"], "p50_ms": kv["p50_us"] / 1000,
-            "p99_ms": kv["p99_us"] / 1000,
+            "p99_ms": kv["p99_us"] / 1000, "ancount_min": int(kv["ancount_min"]), "tc": int(kv["tc"]),
             "rcodes": {RCODE_NAMES.get(int(k[6:]), k[6:]): int(v) for k, v in kv.items() if k.startswith("rcode_")}}
 
 
-def measure(a, which, proc, port, run):
-    out = os.path.join(a.work, "load-%s-%d.out" % (which, run))
+def measure(a, which, proc, port, run, mode=None):
+    out = os.path.join(a.work, "load-%s-%s-%d.out" % (which, mode, run))
     ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     c0, b0, w0 = cpu_ticks(proc.pid), cpu_busy_ticks(), time.monotonic()
-    r = (run_dnsperf if a.loadgen == "dnsperf" else run_loadgen)(a, port, out)
+    if mode:
+        r = run_loadgen(a, port, out, mode)
+    else:
+        r = (run_dnsperf if a.loadgen == "dnsperf" else run_loadgen)(a, port, out)
     c1, b1, w1 = cpu_ticks(proc.pid), cpu_busy_ticks(), time.monotonic()
     ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     load_cpu = (ru1.ru_utime + ru1.ru_stime - ru0.ru_utime - ru0.ru_stime) / (w1 - w0)
@@ -401,13 +428,14 @@ def measure(a, which, proc, port, run):
     wall = w1 - w0
     cpu = (c1 - c0) / CLK_TCK / wall
     r.update({"server": which, "run": run, "cpu": cpu, "q_per_cpu_s": r["qps"] / cpu if cpu > 0 else 0,
+              "cpu_s": (c1 - c0) / CLK_TCK, "mode": mode,
               # what else ran on the server's CPU, and how busy the load generator's CPU was
               "others_cpu0": max(0.0, (b1["cpu0"] - b0["cpu0"]) / CLK_TCK / wall - cpu),
               "load_cpu": load_cpu,
               "others_cpu1": max(0.0, (b1["cpu1"] - b0["cpu1"]) / CLK_TCK / wall - load_cpu)})
-    log("%-8s run %d: %8.0f q/s  cpu %5.1f%%  %8.0f q/cpu-s  p50 %.3f ms  p99 %.3f ms  lost %d  "
+    log("%-8s %s run %d: %8.0f q/s  cpu %5.1f%%  %8.0f q/cpu-s  p50 %.3f ms  p99 %.3f ms  lost %d  "
         "(load %.0f%%; others: cpu0 %.0f%%, cpu1 %.0f%%)" % (
-            which, run, r["qps"], 100 * cpu, r["q_per_cpu_s"], r["p50_ms"], r["p99_ms"], r["lost"],
+            which, mode or "", run, r["qps"], 100 * cpu, r["q_per_cpu_s"], r["p50_ms"], r["p99_ms"], r["lost"],
             100 * load_cpu, 100 * r["others_cpu0"], 100 * r["others_cpu1"]))
     return r
 
@@ -550,11 +578,142 @@ def report(a, results, mem, checked, info):
              "server CPU-second is the comparison that counts. A p99 of ~5 ms is a scheduler time slice "
              "lost to other work on either core, not the server. NSD is configured with `rrl-ratelimit: 0` (Debian's build has "
              "response rate limiting on by default, which drops most NXDOMAIN answers to one client). "
-             "Not measured here: the churn run (stream updates against nsupdate) and the SRV-over-TCP "
-             "timing of a 1,000-instance service." % a.outstanding)
+             "Not measured here: the churn run (bench/e2e/churn.sh) and the SRV-over-TCP timing of a "
+             "1,000-instance service (run.sh --large-srv)." % a.outstanding)
     L.append("")
     L.append("Reproduce: `bash bench/e2e/run.sh --duration %g --runs %d%s` (see `--help`)." % (
         a.duration, a.runs, " --loadgen fast" if a.loadgen == "fast" else ""))
+    return "\n".join(L) + "\n"
+
+# ---- large answers: the SRV RRset of one 1,000-instance service over TCP -------
+
+LARGE_MODES = (("tcp-conn", "one query per connection"), ("tcp", "pipelined on one connection"))
+
+
+def check_large(a, ports, servers):
+    """Each server's TCP answer to svc0.service.consul SRV (and svcdns's to the
+    RFC 2782 name): every SRV record, the same RRset everywhere; additional
+    records are counted (policies differ), and those that are a target's own
+    address."""
+    with open(os.path.join(a.work, "consul.zone")) as f:
+        addresses = {"%s 1 %s" % (l.split()[0], l.split()[4]) for l in f if ".node.dc1.consul. 0 IN A " in l}
+    rows, want = [], None
+    names = [(s, "svc0.service.consul") for s in servers]
+    for s, name in names + [("svcdns", "_svc0._tcp.service.consul")] * ("svcdns" in servers):
+        r = ask(ports[s], name, "SRV", True, timeout=5, tcp=True, full=True)
+        if r is None:
+            raise SystemExit("%s: no TCP answer to %s SRV" % (s, name))
+        rcode, an, add, size = r
+        srv = [x for x in an if x.split()[1] == "33"]
+        targets = {x.split()[-1] for x in srv}
+        row = {"server": s, "name": name, "rcode": rcode, "srv": len(srv), "additional": len(add),
+               "target_addresses": sum(1 for x in add if x in addresses and x.split()[0] in targets),
+               "bytes": size}
+        log("%s TCP %s SRV: %s, %d SRV, %d additional (%d target addresses), %d bytes" % (
+            s, name, rcode, len(srv), len(add), row["target_addresses"], size))
+        if rcode != "NOERROR" or len(srv) != a.large_srv or len(targets) != a.large_srv:
+            raise SystemExit("%s: %s SRV over TCP: %s with %d SRV records, want %d" % (
+                s, name, rcode, len(srv), a.large_srv))
+        if want is None:
+            want = sorted(x.split(None, 1)[1] for x in srv)
+        elif sorted(x.split(None, 1)[1] for x in srv) != want:
+            raise SystemExit("%s: SRV RRset differs from svcdns's" % s)
+        rows.append(row)
+    return rows
+
+
+def large_srv(a):
+    gen_argv = [sys.executable, os.path.join(HERE, "gen.py"), "--out", a.work, "--services", "1",
+                "--instances-per-service", str(a.large_srv), "--one-per-node", "--seed", str(a.seed), "--no-queries"]
+    subprocess.run(gen_argv, check=True)
+    rng = random.Random(a.seed)
+    with open(os.path.join(a.work, "large.bin"), "wb") as f:
+        for _ in range(a.queries):
+            w = gen.wire(gen.random_case(rng, "svc0.service.consul"), "SRV", rng.random() < 0.5)
+            f.write(struct.pack(">H", len(w)) + w)
+    catalog, zone = os.path.join(a.work, "catalog.json"), os.path.join(a.work, "consul.zone")
+    servers = [s for s in a.servers.split(",") if s != "ceiling"]
+    ports = {s: a.port_base + i for i, s in enumerate(("svcdns", "knot", "nsd"))}
+    procs = {s: launch(a, s, catalog, zone, ports[s], "large") for s in servers}
+    checked = check_large(a, ports, servers)
+    loadavg = [open("/proc/loadavg").read().split()[0]]
+    results = []
+    for run in range(1, a.runs + 1):
+        for mode, _ in LARGE_MODES:
+            for s in servers:
+                results.append(measure(a, s, procs[s], ports[s], run, mode))
+    loadavg.append(open("/proc/loadavg").read().split()[0])
+    for s in list(procs):
+        stop(procs.pop(s), a.work)
+    return report_large(a, servers, checked, results, loadavg), results
+
+
+def report_large(a, servers, checked, results, loadavg):
+    info = machine()
+    L = ["# Large answers: the SRV RRset of a %d-instance service over TCP, %s" % (
+        a.large_srv, datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")), ""]
+    L.append("Machine: %d CPUs, %s, Linux %s; 1-minute load average %s before the timed runs, %s after%s." % (
+        info["nproc"], info["model"], info["kernel"], loadavg[0], loadavg[1], "; " + a.note if a.note else ""))
+    L.append("Servers: svcdns (`--workers 1`, git %s), %s (`tcp-workers: 1`), %s (`server-count: 1`), each "
+             "pinned to CPU 0. Client: `bench/e2e/loadgen.cc` in its TCP modes, pinned to CPU 1, on 127.0.0.1: "
+             "up to %d queries `svc0.service.consul SRV` (letter case randomised, half with EDNS) per run, "
+             "for at most %g s, either one query per connection (connect, query, whole answer, close; one at a "
+             "time) or pipelined on one connection (%d queries in flight, the next written as each answer "
+             "arrives); 1 s timeout on every read." % (a.git, info["knot"], info["nsd"], a.queries, a.duration,
+                                                       a.pipeline))
+    L.append("")
+    L.append("Catalog: one service `svc0` of %d healthy instances, each on its own node `nodeK` (gen.py "
+             "`--one-per-node`), so each SRV target has its own address; Knot and NSD serve gen.py's zone "
+             "for it." % a.large_srv)
+    L.append("")
+    L.append("Checked before timing (one TCP query each, with EDNS; every SRV record there, the same RRset from "
+             "each server; additional = records in the additional section but OPT, and of those the SRV "
+             "targets' own A records):")
+    L.append("")
+    L.append("| server | query | rcode | SRV records | additional | of which target addresses | answer bytes |")
+    L.append("|---|---|---|---:|---:|---:|---:|")
+    for r in checked:
+        L.append("| %s | `%s SRV` | %s | %d | %d | %d | %d |" % (r["server"], r["name"], r["rcode"], r["srv"],
+                                                               r["additional"], r["target_addresses"], r["bytes"]))
+    L.append("")
+    L.append("Medians of %d runs (interleaved round robin); time per query = 1 / (answered q/s); server CPU per "
+             "query = the server's utime+stime (/proc) over the run divided by the answers:" % a.runs)
+    L.append("")
+    L.append("| mode | server | answered per run | time per query us | p50 us | p99 us | q/s "
+             "| server CPU per query us | server CPU | client CPU | others on CPU 0 / 1 |")
+    L.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for mode, label in LARGE_MODES:
+        for s in servers:
+            rs = [r for r in results if r["server"] == s and r["mode"] == mode]
+            for r in rs:
+                r["cpu_us_per_q"] = 1e6 * r["cpu_s"] / r["answered"] if r["answered"] else 0
+            qps = med(rs, "qps")
+            L.append("| %s | %s | %d | %.1f | %.0f | %.0f | %.0f | %.1f | %.0f%% | %.0f%% | %.0f%% / %.0f%% |" % (
+                label, s, med(rs, "answered"), 1e6 / qps if qps else 0, 1000 * med(rs, "p50_ms"),
+                1000 * med(rs, "p99_ms"), qps, med(rs, "cpu_us_per_q"), 100 * med(rs, "cpu"),
+                100 * med(rs, "load_cpu"), 100 * med(rs, "others_cpu0"), 100 * med(rs, "others_cpu1")))
+    L.append("")
+    L.append("Every run:")
+    L.append("")
+    L.append("| mode | server | run | sent | answered | lost | fewest answers per reply | TC | q/s | p50 us | p99 us "
+             "| server CPU per query us | others on CPU 0 / 1 |")
+    L.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in results:
+        L.append("| %s | %s | %d | %d | %d | %d | %d | %d | %.0f | %.0f | %.0f | %.1f | %.0f%% / %.0f%% |" % (
+            r["mode"], r["server"], r["run"], r["sent"], r["answered"], r["lost"], r["ancount_min"], r["tc"],
+            r["qps"], 1000 * r["p50_ms"], 1000 * r["p99_ms"], r["cpu_us_per_q"], 100 * r["others_cpu0"],
+            100 * r["others_cpu1"]))
+    L.append("")
+    L.append("Notes: the client reads each ~%d KB answer whole, so the client's CPU bounds q/s when it is near "
+             "100%%; server CPU per query is the comparison that counts (CPU ticks are 1/%d s, so it is coarse "
+             "for short runs). One query per connection includes the TCP handshake and close in both the "
+             "latency and the server's CPU. Pipelined p50/p99 include waiting behind the other %d queries in "
+             "flight. \"Others on CPU 0 / 1\" is busy time of CPU 0 not spent in the server and of CPU 1 not "
+             "spent in the client (/proc/stat): other work sharing the cores." % (
+                 round(checked[0]["bytes"] / 1000), CLK_TCK, a.pipeline - 1))
+    L.append("")
+    L.append("Reproduce: `bash bench/e2e/run.sh --large-srv --duration %g --runs %d --queries %d` (see `--help`)." % (
+        a.duration, a.runs, a.queries))
     return "\n".join(L) + "\n"
 
 
@@ -569,7 +728,7 @@ def main():
     p.add_argument("--services", type=int, default=1000)
     p.add_argument("--instances-per-service", type=int, default=3)
     p.add_argument("--nodes", type=int, default=300)
-    p.add_argument("--queries", type=int, default=100000)
+    p.add_argument("--queries", type=int, default=None, help="default 100000 (--large-srv: 20000)")
     p.add_argument("--seed", type=int, default=20240601)
     p.add_argument("--check", type=int, default=200)
     p.add_argument("--outstanding", type=int, default=100)
@@ -581,10 +740,23 @@ def main():
     p.add_argument("--keep", action="store_true")
     p.add_argument("--loadgen", choices=("dnsperf", "fast"), default="dnsperf")
     p.add_argument("--loadgen-bin", default="")
+    p.add_argument("--large-srv", type=int, default=0, metavar="N",
+                   help="instead: time the SRV answer of one N-instance service over TCP")
+    p.add_argument("--pipeline", type=int, default=10, help="--large-srv: queries in flight when pipelined")
     a = p.parse_args()
+    if a.queries is None:
+        a.queries = 20000 if a.large_srv else 100000
     a.mem_sizes = [int(x) for x in a.mem_sizes.split(",") if x]
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
+        if a.large_srv:
+            text, results = large_srv(a)
+            with open(a.out, "w") as f:
+                f.write(text)
+            with open(os.path.join(a.work, "results.json"), "w") as f:
+                json.dump(results, f, indent=1)
+            print(text)
+            return
         subprocess.run([sys.executable, os.path.join(HERE, "gen.py"), "--out", a.work,
                         "--services", str(a.services), "--instances-per-service", str(a.instances_per_service),
                         "--nodes", str(a.nodes), "--queries", str(a.queries), "--seed", str(a.seed)], check=True)

@@ -13,6 +13,9 @@ the names in the mix: svcK.service.consul A and SRV (priority 1, weight 1,
 target <node>.node.dc1.consul.), the targets' A records, <tag>.svcK.service
 .consul A, the apex SOA (minimum 0) and NS, TTL 0 everywhere.
 
+With --one-per-node (the large-SRV run): instance k of the catalog on node k
+(so N = S x I nodes and every SRV target has its own address), none critical.
+
 Query mix: 60% A svcK.service.consul, 20% SRV svcK.service.consul, 10% A
 <tag>.svcK.service.consul, 10% A of names that do not exist; letter case
 randomised; half of the queries with EDNS (OPT, 1232 bytes).
@@ -30,7 +33,7 @@ def node_address(i):
     return "10.%d.%d.%d" % ((i >> 16) & 0xFF, (i >> 8) & 0xFF, i & 0xFF)
 
 
-def generate(services, per_service, nodes, seed):
+def generate(services, per_service, nodes, seed, one_per_node=False):
     rng = random.Random(seed)
     node_states = [{"node": {"name": "node%d" % i, "address": node_address(i),
                              "datacenter": "dc1"},
@@ -40,7 +43,7 @@ def generate(services, per_service, nodes, seed):
         name = "svc%d" % s
         healthy[name] = []
         for k in range(per_service):
-            n = rng.randrange(nodes)
+            n = s * per_service + k if one_per_node else rng.randrange(nodes)
             port = 20000 + rng.randrange(10000)
             t1 = rng.randrange(TAG_POOL)
             t2 = (t1 + 1 + rng.randrange(TAG_POOL - 1)) % TAG_POOL
@@ -48,7 +51,7 @@ def generate(services, per_service, nodes, seed):
             sid = "%s-%d" % (name, k)
             node_states[n]["services"].append(
                 {"id": sid, "name": name, "tags": tags, "port": port})
-            if rng.randrange(10) == 0:
+            if rng.randrange(10) == 0 and not one_per_node:
                 node_states[n]["checks"].append(
                     {"id": "check-" + sid, "name": "check", "serviceId": sid,
                      "status": "HEALTH_STATUS_CRITICAL"})
@@ -130,9 +133,13 @@ def main():
     p.add_argument("--queries", type=int, default=100000, help="queries in the file")
     p.add_argument("--seed", type=int, default=20240601)
     p.add_argument("--no-queries", action="store_true", help="catalog and zone only")
+    p.add_argument("--one-per-node", action="store_true",
+                   help="each instance on its own node (--nodes is S x I), none critical")
     a = p.parse_args()
+    if a.one_per_node:
+        a.nodes = a.services * a.instances_per_service
     os.makedirs(a.out, exist_ok=True)
-    catalog, healthy = generate(a.services, a.instances_per_service, a.nodes, a.seed)
+    catalog, healthy = generate(a.services, a.instances_per_service, a.nodes, a.seed, a.one_per_node)
     with open(os.path.join(a.out, "catalog.json"), "w") as f:
         json.dump(catalog, f, separators=(",", ":"))
     with open(os.path.join(a.out, "consul.zone"), "w") as f:

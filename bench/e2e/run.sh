@@ -6,6 +6,8 @@
 #        [--instances-per-service N] [--nodes N] [--queries N] [--mem-sizes 10000,100000]
 #        [--mem-1m] [--loadgen dnsperf|fast] [--outstanding N] [--svcdns PATH]
 #        [--out FILE] [--note TEXT] [--keep]
+#   bash bench/e2e/run.sh --large-srv [--duration S] [--runs N] [--queries N]
+#        [--pipeline N] [--servers svcdns,knot,nsd] [--svcdns PATH] [--out FILE] [--note TEXT]
 #
 # Defaults: 1,000 services x 3 instances on 300 nodes, 3 runs of 10 s per
 # server (about 3 minutes in all, memory part included). Writes
@@ -32,9 +34,19 @@
 #  5. reads VmRSS of svcdns and of Knot serving 10k and 100k instances
 #     (--mem-1m adds 1M: ~10 s and ~1.5 GB for svcdns's snapshot).
 #
+# --large-srv instead times large answers (about 1 to 3 minutes): one service
+# svc0 of 1,000 healthy instances, each on its own node (gen.py
+# --one-per-node), served by svcdns, Knot and NSD as above; checks that each
+# one's TCP answer to svc0.service.consul SRV has all 1,000 SRV records (and
+# counts its additional addresses), then sends up to --queries (default
+# 20,000) such queries per run, for at most --duration s, from loadgen.cc
+# over TCP on CPU 1: one query per connection, then pipelined on one
+# connection (--pipeline, default 10, in flight); per-query p50/p99, q/s,
+# server CPU per query; medians of --runs. Writes
+# bench/results/large-srv-<date>.md (or --out).
+#
 # Left out (not measured here): the churn run (stream updates to svcdns
-# against dynamic updates to Knot: bench/e2e/churn.sh) and the timing of the
-# SRV answer of a 1,000-instance service over TCP.
+# against dynamic updates to Knot: bench/e2e/churn.sh).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -42,9 +54,10 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$here/common.sh"
 repo="$(cd "$here/../.." && pwd)"
 svcdns="$repo/build/svcdns"
-out="$repo/bench/results/e2e-$(date -u +%F).md"
+out=""
 mem_sizes="10000,100000"
 loadgen=dnsperf
+large=""
 args=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -55,11 +68,13 @@ while [[ $# -gt 0 ]]; do
     --mem-1m) mem_sizes="$mem_sizes,1000000"; shift ;;
     --keep) args+=(--keep); shift ;;
     --loadgen) loadgen="$2"; args+=("$1" "$2"); shift 2 ;;
-    --duration|--runs|--services|--instances-per-service|--nodes|--queries|--seed|--note|--port-base|--servers|--outstanding|--check)
+    --large-srv) large=large-srv; args+=(--large-srv 1000); shift ;;
+    --duration|--runs|--services|--instances-per-service|--nodes|--queries|--seed|--note|--port-base|--servers|--outstanding|--check|--pipeline)
       args+=("$1" "$2"); shift 2 ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
 done
+[[ -n "$out" ]] || out="$repo/bench/results/${large:-e2e}-$(date -u +%F).md"
 
 [[ -x "$svcdns" ]] || { echo "no svcdns binary at $svcdns (build it, or pass --svcdns)" >&2; exit 1; }
 [[ "$(nproc)" -ge 2 ]] || { echo "needs 2 CPUs (server on CPU 0, load on CPU 1)" >&2; exit 1; }
@@ -75,7 +90,7 @@ install_missing "${missing[@]}"
 make_workdir svcdns-e2e
 
 cc -O2 -Wall -o "$work/echo_responder" "$here/echo_responder.c"
-if [[ "$loadgen" == fast ]]; then
+if [[ "$loadgen" == fast || -n "$large" ]]; then
   g++ -std=c++20 -O2 -Wall -o "$work/loadgen" "$here/loadgen.cc"
 fi
 mkdir -p "$(dirname "$out")"
