@@ -153,9 +153,14 @@ absl::StatusOr<std::unique_ptr<Snapshot>> SnapshotBuilder::Build(uint64_t index)
   }
   for (auto& [key, state] : pending_) {
     auto it = nodes_.find(key);
-    if (it != nodes_.end()) Contribute(*it->second, -1);
-    if (state != nullptr) Contribute(*state, +1);
-    dirty_nodes_.insert(key);
+    const NodeState* before = it != nodes_.end() ? it->second.get() : nullptr;
+    if (before != nullptr && state != nullptr) {
+      Update(*before, *state, key);
+    } else {
+      if (before != nullptr) Contribute(*before, kRemove);
+      if (state != nullptr) Contribute(*state, kAdd);
+      dirty_nodes_.insert(key);
+    }
     if (state != nullptr) {
       nodes_.insert_or_assign(key, std::move(state));
     } else if (it != nodes_.end()) {
@@ -169,82 +174,125 @@ absl::StatusOr<std::unique_ptr<Snapshot>> SnapshotBuilder::Build(uint64_t index)
   return snapshot;
 }
 
-void SnapshotBuilder::Contribute(const NodeState& state, int sign) {
-  if (state.status == NodeStatus::kLeft) return;  // left nodes are not served
+SnapshotBuilder::NodeContext SnapshotBuilder::Context(const NodeState& state) const {
+  NodeContext c;
   const Node& node = state.node;
-  std::string dc = Lower(node.datacenter.empty() ? options_.datacenter : node.datacenter);
-  Mark(Key(KeyKind::kDatacenter, {dc}), sign);
-  char node_address[16];
-  size_t node_address_size = ParseAddress(node.address, node_address);
-  if (node_address_size != 0) {
-    Reverse(Key(KeyKind::kReverse, {}) +
-                ReverseName(absl::string_view(node_address, node_address_size)),
-            JoinName({node.name, "node", dc}, primary_), sign);
-  }
-
-  Health node_health = state.status == NodeStatus::kFailed ? Health::kCritical : Health::kPassing;
-  absl::flat_hash_map<absl::string_view, Health> service_health;
+  c.dc = Lower(node.datacenter.empty() ? options_.datacenter : node.datacenter);
+  c.address_size = ParseAddress(node.address, c.address);
+  c.health = state.status == NodeStatus::kFailed ? Health::kCritical : Health::kPassing;
   for (const Check& check : state.checks) {
     if (check.service_id.empty()) {
-      node_health = Worse(node_health, check.status);
+      c.health = Worse(c.health, check.status);
     } else {
-      auto [it, inserted] = service_health.try_emplace(check.service_id, check.status);
+      auto [it, inserted] = c.service_health.try_emplace(check.service_id, check.status);
       if (!inserted) it->second = Worse(it->second, check.status);
     }
   }
+  return c;
+}
+
+Health SnapshotBuilder::NodeContext::Of(const Service& service) const {
+  auto it = service_health.find(service.id);
+  return it == service_health.end() ? health : Worse(health, it->second);
+}
+
+void SnapshotBuilder::Contribute(const NodeState& state, Op op) {
+  if (state.status == NodeStatus::kLeft) return;  // left nodes are not served
+  NodeContext c = Context(state);
+  int sign = op == kAdd ? +1 : -1;
+  Mark(Key(KeyKind::kDatacenter, {c.dc}), sign);
+  if (c.address_size != 0) {
+    Reverse(Key(KeyKind::kReverse, {}) + ReverseName(absl::string_view(c.address, c.address_size)),
+            JoinName({state.node.name, "node", c.dc}, primary_), sign);
+  }
+  for (uint32_t i = 0; i < state.services.size(); ++i) ContributeService(state, c, i, op, {});
+}
+
+void SnapshotBuilder::Update(const NodeState& before, const NodeState& after,
+                             const NodeKey& key) {
+  NodeContext was = Context(before), is = Context(after);
+  if (before.node != after.node || before.status != after.status || was.health != is.health ||
+      before.status == NodeStatus::kLeft) {
+    Contribute(before, kRemove);
+    Contribute(after, kAdd);
+    dirty_nodes_.insert(key);
+    return;
+  }
+  // Only services changed: a service that is the same, with the same
+  // health, keeps its place in its groups (pointed at the new state), so a
+  // check flip on a node of a thousand services recompiles one service.
+  absl::flat_hash_map<absl::string_view, uint32_t> now;
+  now.reserve(after.services.size());
+  for (uint32_t j = 0; j < after.services.size(); ++j) now.emplace(after.services[j].id, j);
+  std::vector<bool> kept(after.services.size());
+  for (uint32_t i = 0; i < before.services.size(); ++i) {
+    const Service& service = before.services[i];
+    auto it = now.find(service.id);
+    if (it != now.end() && after.services[it->second] == service &&
+        was.Of(service) == is.Of(after.services[it->second])) {
+      kept[it->second] = true;
+      ContributeService(before, was, i, kRepoint, Member{&after, it->second, is.Of(service)});
+    } else {
+      ContributeService(before, was, i, kRemove, {});
+    }
+  }
+  for (uint32_t j = 0; j < after.services.size(); ++j) {
+    if (!kept[j]) ContributeService(after, is, j, kAdd, {});
+  }
+}
+
+void SnapshotBuilder::ContributeService(const NodeState& state, const NodeContext& c,
+                                        uint32_t i, Op op, Member moved_to) {
+  const Service& service = state.services[i];
+  int sign = op == kAdd ? +1 : -1;
   // Keys are assembled in one buffer: most lookups find an existing entry
   // and allocate nothing.
   std::string& key = key_buffer_;
   auto start_key = [&](KeyKind kind) {
     key.assign(1, static_cast<char>(kind));
-    key.push_back(static_cast<char>(dc.size()));
-    key += dc;
+    key.push_back(static_cast<char>(c.dc.size()));
+    key += c.dc;
   };
   auto add_lower_label = [&](absl::string_view label) {
     key.push_back(static_cast<char>(label.size()));
-    for (char c : label) key.push_back(absl::ascii_tolower(static_cast<unsigned char>(c)));
+    for (char ch : label) key.push_back(absl::ascii_tolower(static_cast<unsigned char>(ch)));
   };
-  for (uint32_t i = 0; i < state.services.size(); ++i) {
-    const Service& service = state.services[i];
+  if (op != kRepoint) {
     for (const std::string& tag : service.tags) {
       start_key(KeyKind::kTag);
       add_lower_label(tag);
       Mark(key, sign);
     }
-    char address[16];
-    size_t address_size = service.address.empty() ? node_address_size
-                                                   : ParseAddress(service.address, address);
-    if (address_size == 0) continue;
-    if (!service.address.empty()) {
-      Reverse(Key(KeyKind::kReverse, {}) +
-                  ReverseName(absl::string_view(address, address_size)),
-              JoinName({service.name, "service", dc}, primary_), sign);
+  }
+  char address[16];
+  size_t address_size = service.address.empty() ? c.address_size
+                                                 : ParseAddress(service.address, address);
+  if (address_size == 0) return;
+  if (!service.address.empty() && op != kRepoint) {
+    Reverse(Key(KeyKind::kReverse, {}) + ReverseName(absl::string_view(address, address_size)),
+            JoinName({service.name, "service", c.dc}, primary_), sign);
+  }
+  Health health = c.Of(service);
+  if (health == Health::kCritical) return;
+  if (health == Health::kWarning && options_.only_passing) return;
+  if (op != kRepoint) instance_count_ += sign;
+  Member member{&state, i, health};
+  start_key(KeyKind::kService);
+  add_lower_label(service.name);
+  size_t service_key_size = key.size();
+  key.push_back(0);  // no tag
+  Join(key, member, op, moved_to);
+  for (size_t t = 0; t < service.tags.size(); ++t) {
+    const std::string& tag = service.tags[t];
+    if (tag.empty() || tag.size() > dns::kMaxLabelLength) continue;
+    // Once per tag, whatever its case.
+    if (std::any_of(service.tags.begin(), service.tags.begin() + t,
+                    [&](const std::string& e) { return absl::EqualsIgnoreCase(e, tag); })) {
+      continue;
     }
-    Health health = node_health;
-    if (auto it = service_health.find(service.id); it != service_health.end()) {
-      health = Worse(health, it->second);
-    }
-    if (health == Health::kCritical) continue;
-    if (health == Health::kWarning && options_.only_passing) continue;
-    instance_count_ += sign;
-    Member member{&state, i, health};
-    start_key(KeyKind::kService);
-    add_lower_label(service.name);
-    size_t service_key_size = key.size();
-    key.push_back(0);  // no tag
-    Join(key, member, sign);
-    for (size_t t = 0; t < service.tags.size(); ++t) {
-      const std::string& tag = service.tags[t];
-      if (tag.empty() || tag.size() > dns::kMaxLabelLength) continue;
-      // Once per tag, whatever its case.
-      if (std::any_of(service.tags.begin(), service.tags.begin() + t,
-                      [&](const std::string& e) { return absl::EqualsIgnoreCase(e, tag); })) {
-        continue;
-      }
-      key.resize(service_key_size);
-      add_lower_label(tag);
-      Join(key, member, sign);
-    }
+    key.resize(service_key_size);
+    add_lower_label(tag);
+    Join(key, member, op, moved_to);
   }
 }
 
@@ -277,16 +325,25 @@ void SnapshotBuilder::Reverse(std::string key, std::string target, int sign) {
   dirty_.insert(std::move(key));
 }
 
-void SnapshotBuilder::Join(absl::string_view key, Member member, int sign) {
+void SnapshotBuilder::Join(absl::string_view key, Member member, Op op, Member moved_to) {
   auto it = groups_.find(key);
-  if (sign > 0) {
+  if (op == kAdd) {
     if (it == groups_.end()) it = groups_.try_emplace(std::string(key)).first;
     it->second.members.push_back(member);
   } else {
     if (it == groups_.end()) return;
-    std::erase_if(it->second.members, [&](const Member& m) {
+    auto same = [&](const Member& m) {
       return m.state == member.state && m.service == member.service;
-    });
+    };
+    auto& members = it->second.members;
+    if (op == kRepoint) {
+      // The same answers: no recompilation.
+      if (auto m = std::find_if(members.begin(), members.end(), same); m != members.end()) {
+        *m = moved_to;
+      }
+      return;
+    }
+    std::erase_if(members, same);
   }
   if (!it->second.dirty) {
     it->second.dirty = true;

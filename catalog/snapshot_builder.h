@@ -75,20 +75,37 @@ class SnapshotBuilder {
   // A healthy instance in a service group: a service of a node state the
   // builder holds (nodes_), so the pointer stays valid until the node changes.
   struct Member {
-    const NodeState* state;
-    uint32_t service;
-    Health health;
+    const NodeState* state = nullptr;
+    uint32_t service = 0;
+    Health health = Health::kPassing;
   };
   struct Group {
     std::vector<Member> members;
     bool dirty = false;  // in dirty_groups_
   };
 
-  // Adds (sign +1) or removes (-1) everything `state` contributes.
-  void Contribute(const NodeState& state, int sign);
+  // What a node's services share: its datacenter, address and health.
+  struct NodeContext {
+    std::string dc;  // lowercase
+    char address[16];
+    size_t address_size = 0;
+    Health health = Health::kPassing;  // the node's own checks, and failure
+    absl::flat_hash_map<absl::string_view, Health> service_health;  // by service id
+    Health Of(const Service& service) const;
+  };
+  NodeContext Context(const NodeState& state) const;
+
+  // kRepoint: the service is unchanged but moved into a new node state.
+  enum Op { kAdd, kRemove, kRepoint };
+  // Adds or removes everything `state` contributes.
+  void Contribute(const NodeState& state, Op op);
+  // A node that was and still is: only what differs is touched.
+  void Update(const NodeState& before, const NodeState& after, const NodeKey& key);
+  void ContributeService(const NodeState& state, const NodeContext& context, uint32_t service,
+                         Op op, Member moved_to);
   void Mark(absl::string_view key, int sign);
   void Reverse(std::string key, std::string target, int sign);
-  void Join(absl::string_view key, Member member, int sign);
+  void Join(absl::string_view key, Member member, Op op, Member moved_to);
   // Recompiles (or drops) the answers of every key touched since the last build.
   void CompileDirty();
 

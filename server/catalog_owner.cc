@@ -41,12 +41,14 @@ CatalogOwner::CatalogOwner(uv_loop_t* loop, const OwnerOptions& options,
       }),
       coalesce_(NewHandle<uv_timer_t>(this)),
       expiry_(NewHandle<uv_timer_t>(this)),
-      persist_(NewHandle<uv_timer_t>(this)) {
+      persist_(NewHandle<uv_timer_t>(this)),
+      view_(NewHandle<uv_timer_t>(this)) {
   uv_async_init(loop_, wake_, [](uv_async_t* a) { static_cast<CatalogOwner*>(a->data)->Drain(); });
   wake_->data = this;
   uv_timer_init(loop_, coalesce_);
   uv_timer_init(loop_, expiry_);
   uv_timer_init(loop_, persist_);
+  uv_timer_init(loop_, view_);
 }
 
 CatalogOwner::~CatalogOwner() {
@@ -179,10 +181,7 @@ absl::Status CatalogOwner::Publish() {
     SVCDNS_LOG(kDebug, "snapshot_published", "index=", published_index_,
                " healthy_instances=", instances, " answer_sets_compiled=", builder_.compiled(),
                " build_ms=", absl::ToDoubleMilliseconds(absl::Now() - start));
-    if (!index_callbacks_.empty()) {
-      auto shared = std::make_shared<const catalog::SharedCatalog>(store_.Shared());
-      for (auto& callback : index_callbacks_) callback(shared);
-    }
+    ScheduleView();
     // Persist at most persist_delay after a change, even while changes keep
     // coming (restarting the timer each time would starve it under churn).
     if (!options_.data_dir.empty() && !closing_ &&
@@ -206,6 +205,31 @@ absl::Status CatalogOwner::Publish() {
   }
   pending_acks_.clear();
   return absl::OkStatus();
+}
+
+void CatalogOwner::ScheduleView() {
+  if (index_callbacks_.empty() || closing_ ||
+      uv_is_active(reinterpret_cast<uv_handle_t*>(view_))) {
+    return;
+  }
+  // The view costs O(nodes) to make: under churn, refresh it at most once
+  // per 20 times what the last one took (never more than ~5% of this loop),
+  // at once when it is cheap.
+  absl::Duration wait = view_made_at_ + 20 * view_cost_ - absl::Now();
+  if (wait <= absl::ZeroDuration()) {
+    PublishView();
+    return;
+  }
+  uv_timer_start(view_, [](uv_timer_t* t) { static_cast<CatalogOwner*>(t->data)->PublishView(); },
+                 Millis(wait) + 1, 0);
+}
+
+void CatalogOwner::PublishView() {
+  absl::Time start = absl::Now();
+  auto shared = std::make_shared<const catalog::SharedCatalog>(store_.Shared());
+  for (auto& callback : index_callbacks_) callback(shared);
+  view_made_at_ = absl::Now();
+  view_cost_ = view_made_at_ - start;
 }
 
 void CatalogOwner::ScheduleExpiry() {
@@ -249,6 +273,7 @@ void CatalogOwner::Close() {
   CloseHandle(coalesce_);
   CloseHandle(expiry_);
   CloseHandle(persist_);
+  CloseHandle(view_);
 }
 
 }  // namespace svcdns::server

@@ -48,8 +48,10 @@ class CatalogOwner {
   absl::Status SetFileNodes(std::vector<catalog::NodeState> nodes, uint64_t index_floor);
   // Where reactors put their events; wakes this loop.
   StreamEventQueue* queue() { return &queue_; }
-  // Called after each publication with the catalog just published (shared,
-  // not copied: the HTTP API reads the same one).
+  // Called after publications with the catalog just published (shared,
+  // not copied: the HTTP API reads the same one); under churn at most once
+  // per 20 times the cost of the last call, so that large catalogs do not
+  // spend the loop on it.
   void OnPublish(std::function<void(std::shared_ptr<const catalog::SharedCatalog>)> callback) {
     index_callbacks_.push_back(std::move(callback));
   }
@@ -88,6 +90,8 @@ class CatalogOwner {
   void MarkDirty();
   absl::Status Publish();
   void ScheduleExpiry();
+  void ScheduleView();
+  void PublishView();
   void Persist();
 
   uv_loop_t* loop_;
@@ -102,6 +106,9 @@ class CatalogOwner {
   uv_timer_t* coalesce_;
   uv_timer_t* expiry_;
   uv_timer_t* persist_;
+  uv_timer_t* view_;  // the next refresh of the HTTP view, when throttled
+  absl::Time view_made_at_ = absl::InfinitePast();
+  absl::Duration view_cost_;
   bool closing_ = false;
   bool dirty_ = false;
   uint64_t published_index_ = 0;

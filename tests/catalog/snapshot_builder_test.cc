@@ -53,12 +53,14 @@ TEST(SnapshotBuilderTest, UnchangedServicesShareTheirAnswers) {
   EXPECT_EQ(builder.compiled(), 0u);
   EXPECT_EQ((*same)->Find(Key("svc7")), (*first)->Find(Key("svc7")));  // the same object
 
-  // One check goes critical: only that node's keys compile again (its node
-  // record, its reverse name, and the groups of its 10 services and tags).
+  // One check goes critical: svc7's only instance leaves its three groups
+  // (the service and its two tags), which are dropped, not compiled; the
+  // other services of node 7 keep their answers.
   catalog.nodes[7].checks[0].status = Health::kCritical;
   auto changed = builder.Build(catalog);
   ASSERT_TRUE(changed.ok());
-  EXPECT_LE(builder.compiled(), 30u);
+  EXPECT_EQ(builder.compiled(), 0u);
+  EXPECT_EQ((*changed)->Find(Key("svc17")), (*first)->Find(Key("svc17")));
   EXPECT_EQ((*changed)->Find(Key("svc7")), nullptr);  // its only instance is out
   EXPECT_EQ((*changed)->Find(Key("svc8")), (*first)->Find(Key("svc8")));
   // The first snapshot is untouched by what came after it.
@@ -96,6 +98,28 @@ TEST(SnapshotBuilderTest, IncrementalBuildsMatchFromScratch) {
     ASSERT_EQ(a == nullptr, b == nullptr) << key;
     if (a != nullptr) EXPECT_EQ(a->wire(), b->wire()) << key;
   }
+
+  // Services of node 7 that did not change were carried into its new state;
+  // a second instance of svc7 elsewhere makes the group compile again, from
+  // both.
+  Service twin = catalog.nodes[7].services[0];
+  twin.id = "svc7-twin";
+  twin.port = 7777;
+  catalog.nodes[2].services.push_back(twin);
+  catalog.index = 43;
+  auto again = builder.Build(catalog);
+  auto fresh_again = BuildSnapshot(catalog, {});
+  ASSERT_TRUE(again.ok() && fresh_again.ok());
+  EXPECT_EQ(builder.compiled(), 2u);  // svc7 and svc7/t1 (its tags are t1, t1)
+  for (const std::string& key : keys) {
+    const AnswerSet* a = (*again)->Find(key);
+    const AnswerSet* b = (*fresh_again)->Find(key);
+    ASSERT_EQ(a == nullptr, b == nullptr) << key;
+    if (a != nullptr) EXPECT_EQ(a->wire(), b->wire()) << key;
+  }
+  ASSERT_NE((*again)->Find(Key("svc7")), nullptr);
+  EXPECT_EQ((*again)->Find(Key("svc7"))->srv(0).size(), 2u);
+
   LookupKey tag(KeyKind::kTag);
   tag.AddLabel("dc1");
   tag.AddLabel("fresh");
