@@ -21,9 +21,13 @@ class AnswerMap {
   // Keyed by each set's own key() (no copy of the key).
   using Shard = absl::flat_hash_map<absl::string_view, AnswerSetRef>;
 
-  // 16384 shards: ~110 entries each at 1.8M keys (1M instances), so a
-  // change copies little, against 256 KiB of shard pointers per version.
-  static constexpr int kShardBits = 14;
+  // The shard count follows the size, so that a shard holds 32 to 128
+  // entries (a change copies little) while a small map stays a few cache
+  // lines of shard pointers: from 16 shards up to 16384 (~120 entries each
+  // at 2M keys, a million instances, and 256 KiB of pointers per version).
+  static constexpr int kMinShardBits = 4;
+  static constexpr int kMaxShardBits = 14;
+  static constexpr int kMaxPerShardBits = 7;  // 128
 
   AnswerMap();
   // Copies share every shard; the first Set/Erase of a shard copies it.
@@ -34,7 +38,7 @@ class AnswerMap {
   // reference count: readers hold the map alive by other means (RCU).
   const Shard::value_type* Find(absl::string_view key) const {
     size_t hash = Hash(key);  // hashed once: it picks the shard and the slot
-    const Shard& shard = *shards_[hash >> (64 - kShardBits)];
+    const Shard& shard = *shards_[hash >> (64 - shard_bits_)];
     auto it = shard.find(key, hash);
     return it == shard.end() ? nullptr : &*it;
   }
@@ -50,12 +54,16 @@ class AnswerMap {
  private:
   // The shards' own hash function, so that Find can pass its result on.
   static size_t Hash(absl::string_view key) { return Shard::hasher{}(key); }
-  static size_t ShardOf(absl::string_view key) { return Hash(key) >> (64 - kShardBits); }
+  size_t ShardOf(absl::string_view key) const { return Hash(key) >> (64 - shard_bits_); }
+  // Splits every shard in 4 (a map that grew past 128 entries a shard):
+  // O(size), once per fourfold growth.
+  void Split(int bits);
   // The shard to edit: copied first unless this map is its only owner.
   // (Only the builder thread copies maps, so a count of 1 cannot grow
   // behind our back; one that drops to 1 meanwhile costs a needless copy.)
   Shard& Mutable(size_t shard);
 
+  int shard_bits_ = kMinShardBits;
   std::vector<std::shared_ptr<const Shard>> shards_;
   size_t size_ = 0;
 };
