@@ -147,6 +147,7 @@ void BM_RebuildAfterChanges(benchmark::State& state) {
     std::vector<std::pair<catalog::NodeKey, std::shared_ptr<const catalog::NodeState>>> changed;
     for (size_t i = 0; i < changes; ++i) {
       auto& node = c.nodes[rng() % c.nodes.size()];
+      if (node.services.empty()) continue;  // a node without instances: nothing to flip
       if (node.checks.empty()) {
         node.services[rng() % node.services.size()].port ^= 1;
       } else {

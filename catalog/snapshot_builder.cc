@@ -3,7 +3,6 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
-#include <array>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -142,7 +141,7 @@ absl::StatusOr<std::unique_ptr<Snapshot>> SnapshotBuilder::Build(uint64_t index)
   snapshot->ns_address_tail =
       RecordTail(snapshot->ns_address_type, options_.node_ttl, ns_address);
 
-  domains_ = snapshot->domains;
+  domains_ = snapshot->domains;  // SRV targets name them
   if (nodes_.empty()) {
     // A first build: size the tables once. Keys: a service, about two tags
     // each, a node and its reverse name.

@@ -333,10 +333,11 @@ void Responder::AppendRotated(const AnswerSet& set,
   size_t count = (max == 0 || max > n) ? n : max;
   size_t start = rotation_++ % n;
   dns::WireWriter& w = reply.writer;
+  const char* wire = set.wire_data();
   for (size_t k = 0; k < count; ++k) {
     const RecordRef& r = records[(start + k) % n];
     size_t mark = w.position();
-    w.PutBytes(set.wire_data() + r.offset, r.size);
+    w.PutBytes(wire + r.offset, r.size);
     if (w.overflow()) {
       w.Rollback(mark);
       reply.truncated = true;
@@ -352,12 +353,13 @@ void Responder::AppendSrv(const AnswerSet& set,
   if (n == 0) return;
   size_t start = rotation_++ % n;
   dns::WireWriter& w = reply.writer;
+  const char* wire = set.wire_data();
   size_t answers_start = w.position();
   size_t written = 0;
   for (; written < n; ++written) {
     const SrvRecord& srv = records[(start + written) % n];
     size_t mark = w.position();
-    w.PutBytes(set.wire_data() + srv.record.offset, srv.record.size);
+    w.PutBytes(wire + srv.record.offset, srv.record.size);
     if (w.overflow()) {
       w.Rollback(mark);
       reply.truncated = true;
@@ -379,9 +381,9 @@ void Responder::AppendSrv(const AnswerSet& set,
     if (target <= dns::kMaxPointerOffset) {
       w.PutU16(static_cast<uint16_t>(0xC000 | target));
     } else {
-      w.PutBytes(set.wire_data() + srv.record.offset + srv.target_offset, srv.target_size);
+      w.PutBytes(wire + srv.record.offset + srv.target_offset, srv.target_size);
     }
-    w.PutBytes(set.wire_data() + srv.additional.offset, srv.additional.size);
+    w.PutBytes(wire + srv.additional.offset, srv.additional.size);
     if (w.overflow()) {
       w.Rollback(mark);
       break;  // additional data is optional: no TC

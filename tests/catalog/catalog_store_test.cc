@@ -1,0 +1,110 @@
+#include "catalog/catalog_store.h"
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "gtest/gtest.h"
+
+namespace svcdns::catalog {
+namespace {
+
+Service Web(uint16_t port) {
+  Service s;
+  s.id = "web-1";
+  s.name = "web";
+  s.port = port;
+  return s;
+}
+
+Check WebCheck(Health status) {
+  Check c;
+  c.id = "web-check";
+  c.name = "web";
+  c.service_id = "web-1";
+  c.status = status;
+  return c;
+}
+
+Node NodeNamed(const std::string& name) {
+  Node n;
+  n.name = name;
+  n.address = "10.0.0.1";
+  return n;
+}
+
+// The publication path reads changes, never the whole catalog: each changed
+// node once, with its state as of now.
+TEST(CatalogStoreTest, ChangesNameEachChangedNodeOnceWithItsStateNow) {
+  CatalogStore store("dc1");
+  absl::Time now = absl::UnixEpoch();
+  ASSERT_TRUE(store.Hello(1, NodeNamed("Alpha"), now).ok());
+  ASSERT_TRUE(store.Sync(1, {Web(80)}, {WebCheck(Health::kPassing)}, false, now).ok());
+  ASSERT_TRUE(store.Update(1, {Change(Web(81))}, now).ok());
+  auto changes = store.TakeChanges();
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0].first, (NodeKey{"dc1", "alpha"}));
+  ASSERT_NE(changes[0].second, nullptr);
+  EXPECT_EQ(changes[0].second->services.at(0).port, 81);
+  EXPECT_TRUE(store.TakeChanges().empty());  // taken
+
+  // Nothing new: no change, and the index stays.
+  uint64_t index = store.index();
+  ASSERT_TRUE(store.Sync(1, {Web(81)}, {WebCheck(Health::kPassing)}, false, now).ok());
+  EXPECT_TRUE(store.TakeChanges().empty());
+  EXPECT_EQ(store.index(), index);
+}
+
+// A state handed out (to the builder, the HTTP view) is never modified:
+// changes replace it.
+TEST(CatalogStoreTest, StatesHandedOutAreNeverModified) {
+  CatalogStore store("dc1");
+  absl::Time now = absl::UnixEpoch();
+  ASSERT_TRUE(store.Hello(1, NodeNamed("alpha"), now).ok());
+  ASSERT_TRUE(store.Sync(1, {Web(80)}, {WebCheck(Health::kPassing)}, false, now).ok());
+  std::shared_ptr<const NodeState> held = store.TakeChanges().at(0).second;
+  SharedCatalog view = store.Shared();
+  ASSERT_TRUE(
+      store.Update(1, {Change(CheckResult{"web-check", Health::kCritical, "down"})}, now).ok());
+  EXPECT_EQ(held->checks.at(0).status, Health::kPassing);
+  EXPECT_EQ(view.nodes.at(0)->checks.at(0).status, Health::kPassing);
+  EXPECT_EQ(store.TakeChanges().at(0).second->checks.at(0).status, Health::kCritical);
+}
+
+TEST(CatalogStoreTest, RejectedUpdateChangesNothing) {
+  CatalogStore store("dc1");
+  absl::Time now = absl::UnixEpoch();
+  ASSERT_TRUE(store.Hello(1, NodeNamed("alpha"), now).ok());
+  ASSERT_TRUE(store.Sync(1, {Web(80)}, {}, false, now).ok());
+  store.TakeChanges();
+  uint64_t index = store.index();
+  Check orphan = WebCheck(Health::kPassing);
+  orphan.service_id = "nosuch";
+  EXPECT_FALSE(store.Update(1, {Change(Web(90)), Change(orphan)}, now).ok());
+  EXPECT_TRUE(store.TakeChanges().empty());
+  EXPECT_EQ(store.index(), index);
+  EXPECT_EQ(store.Shared().nodes.at(0)->services.at(0).port, 80);
+}
+
+// A gone agent's node fails after the grace period, then is reaped: both
+// are changes, the second with no state.
+TEST(CatalogStoreTest, FailedThenReapedNodesAreChanges) {
+  CatalogStore store("dc1");
+  absl::Time now = absl::UnixEpoch();
+  ASSERT_TRUE(store.Hello(1, NodeNamed("alpha"), now).ok());
+  store.StreamEnded(1, now);
+  store.TakeChanges();
+  ASSERT_TRUE(store.Expire(now + absl::Seconds(11), absl::Seconds(10), absl::Seconds(60)));
+  auto failed = store.TakeChanges();
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_EQ(failed[0].second->status, NodeStatus::kFailed);
+  ASSERT_TRUE(store.Expire(now + absl::Seconds(72), absl::Seconds(10), absl::Seconds(60)));
+  auto reaped = store.TakeChanges();
+  ASSERT_EQ(reaped.size(), 1u);
+  EXPECT_EQ(reaped[0].second, nullptr);
+}
+
+}  // namespace
+}  // namespace svcdns::catalog
