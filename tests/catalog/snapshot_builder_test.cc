@@ -67,6 +67,18 @@ TEST(SnapshotBuilderTest, UnchangedServicesShareTheirAnswers) {
   EXPECT_NE((*first)->Find(Key("svc7")), nullptr);
 }
 
+void ExpectSameAnswers(const Snapshot& got, const Snapshot& want,
+                       const std::vector<std::string>& keys) {
+  for (const std::string& key : keys) {
+    const AnswerSet* a = got.Find(key);
+    const AnswerSet* b = want.Find(key);
+    ASSERT_EQ(a == nullptr, b == nullptr) << key;
+    if (a != nullptr) {
+      EXPECT_EQ(a->wire(), b->wire()) << key;
+    }
+  }
+}
+
 // Whatever the order of changes, an incremental build answers exactly as a
 // build from scratch of the same catalog.
 TEST(SnapshotBuilderTest, IncrementalBuildsMatchFromScratch) {
@@ -92,12 +104,7 @@ TEST(SnapshotBuilderTest, IncrementalBuildsMatchFromScratch) {
   std::vector<std::string> keys = {Key("svc3"), Key("svc4"), Key("svc5"), Key("svc6"),
                                    Key("svc19", "fresh"), Key("svc19", "t1"), Key("svc8"),
                                    Key("svc0"), Key("svc9"), Key("svc21")};
-  for (const std::string& key : keys) {
-    const AnswerSet* a = (*incremental)->Find(key);
-    const AnswerSet* b = (*fresh)->Find(key);
-    ASSERT_EQ(a == nullptr, b == nullptr) << key;
-    if (a != nullptr) EXPECT_EQ(a->wire(), b->wire()) << key;
-  }
+  ExpectSameAnswers(**incremental, **fresh, keys);
 
   // Services of node 7 that did not change were carried into its new state;
   // a second instance of svc7 elsewhere makes the group compile again, from
@@ -111,12 +118,7 @@ TEST(SnapshotBuilderTest, IncrementalBuildsMatchFromScratch) {
   auto fresh_again = BuildSnapshot(catalog, {});
   ASSERT_TRUE(again.ok() && fresh_again.ok());
   EXPECT_EQ(builder.compiled(), 2u);  // svc7 and svc7/t1 (its tags are t1, t1)
-  for (const std::string& key : keys) {
-    const AnswerSet* a = (*again)->Find(key);
-    const AnswerSet* b = (*fresh_again)->Find(key);
-    ASSERT_EQ(a == nullptr, b == nullptr) << key;
-    if (a != nullptr) EXPECT_EQ(a->wire(), b->wire()) << key;
-  }
+  ExpectSameAnswers(**again, **fresh_again, keys);
   ASSERT_NE((*again)->Find(Key("svc7")), nullptr);
   EXPECT_EQ((*again)->Find(Key("svc7"))->srv(0).size(), 2u);
 
