@@ -13,6 +13,8 @@
 namespace svcdns::catalog {
 namespace {
 
+constexpr char kHex[] = "0123456789abcdef";
+
 void Put16(std::string* out, uint16_t v) {
   out->push_back(static_cast<char>(v >> 8));
   out->push_back(static_cast<char>(v));
@@ -76,22 +78,23 @@ uint16_t AddressType(absl::string_view address) {
 
 }  // namespace
 
-std::string AddressBytes(absl::string_view address) {
-  std::string z(address);
-  unsigned char buf[16];
-  if (inet_pton(AF_INET, z.c_str(), buf) == 1) return std::string(reinterpret_cast<char*>(buf), 4);
-  if (inet_pton(AF_INET6, z.c_str(), buf) == 1) return std::string(reinterpret_cast<char*>(buf), 16);
-  return {};
+size_t ParseAddress(const std::string& text, char out[16]) {
+  if (inet_pton(AF_INET, text.c_str(), out) == 1) return 4;
+  if (inet_pton(AF_INET6, text.c_str(), out) == 1) return 16;
+  return 0;
 }
 
-std::string AddressToHex(absl::string_view address) {
-  static const char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char b : AddressBytes(address)) {
-    out += kHex[b >> 4];
-    out += kHex[b & 0xF];
+std::string AddressBytes(absl::string_view address) {
+  char buf[16];
+  return std::string(buf, ParseAddress(std::string(address), buf));
+}
+
+absl::string_view HexLabel(absl::string_view bytes, char* out) {
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    out[2 * i] = kHex[static_cast<uint8_t>(bytes[i]) >> 4];
+    out[2 * i + 1] = kHex[static_cast<uint8_t>(bytes[i]) & 0xF];
   }
-  return out;
+  return {out, 2 * bytes.size()};
 }
 
 std::string ReverseName(absl::string_view address_bytes) {
@@ -102,7 +105,6 @@ std::string ReverseName(absl::string_view address_bytes) {
     }
     out.append("\7in-addr\4arpa\0", 14);
   } else {
-    static const char kHex[] = "0123456789abcdef";
     for (int i = 15; i >= 0; --i) {
       uint8_t b = static_cast<uint8_t>(address_bytes[i]);
       out += '\1';

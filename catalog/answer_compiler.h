@@ -46,10 +46,14 @@ struct SoaTimers {
 absl::StatusOr<DomainAnswers> CompileDomain(absl::string_view domain, SoaTimers soa,
                                             uint64_t serial);
 
-// An IP literal in network byte order: 4 or 16 bytes, or empty.
+// Parses an IP literal into `out` in network byte order without allocating:
+// its size, 4 or 16, or 0 if `text` is not one.
+size_t ParseAddress(const std::string& text, char out[16]);
+// The same as a string: 4 or 16 bytes, or empty.
 std::string AddressBytes(absl::string_view address);
-// "c000020a" for 192.0.2.10; 32 hex digits for IPv6. Empty if not a literal.
-std::string AddressToHex(absl::string_view address);
+// Lowercase hex of `bytes` written to `out` (two per byte), the label of
+// <hex>.addr.<domain>: "c000020a" for 192.0.2.10.
+absl::string_view HexLabel(absl::string_view bytes, char* out);
 // The in-addr.arpa / ip6.arpa wire name of 4 or 16 address bytes.
 std::string ReverseName(absl::string_view address_bytes);
 // Wire form of `labels` followed by an already wire-form domain.

@@ -1,7 +1,5 @@
 #include "catalog/snapshot_builder.h"
 
-#include <arpa/inet.h>
-
 #include <algorithm>
 
 #include "absl/strings/ascii.h"
@@ -26,13 +24,6 @@ std::string Key(KeyKind kind, std::initializer_list<absl::string_view> labels) {
 }
 
 Health Worse(Health a, Health b) { return a > b ? a : b; }
-
-// Parses an IP literal into `out` without allocating; its size (4 or 16), or 0.
-size_t ParseAddress(const std::string& text, char out[16]) {
-  if (inet_pton(AF_INET, text.c_str(), out) == 1) return 4;
-  if (inet_pton(AF_INET6, text.c_str(), out) == 1) return 16;
-  return 0;
-}
 
 }  // namespace
 
@@ -382,12 +373,7 @@ void SnapshotBuilder::CompileDirty() {
         inst.target_labels[1] = "node";
       } else {
         inst.address = {s.address, ParseAddress(service.address, s.address)};
-        static const char kHex[] = "0123456789abcdef";
-        for (size_t b = 0; b < inst.address.size(); ++b) {
-          s.hex[2 * b] = kHex[static_cast<uint8_t>(s.address[b]) >> 4];
-          s.hex[2 * b + 1] = kHex[static_cast<uint8_t>(s.address[b]) & 0xF];
-        }
-        inst.target_labels[0] = absl::string_view(s.hex, 2 * inst.address.size());
+        inst.target_labels[0] = HexLabel(inst.address, s.hex);
         inst.target_labels[1] = "addr";
       }
     }
