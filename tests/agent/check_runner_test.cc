@@ -28,11 +28,13 @@
 #include "catalog/model.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/server_process.h"
 
 namespace svcdns::agent {
 namespace {
 
 using catalog::Health;
+using svcdns::testing::ReadFile;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
@@ -50,13 +52,6 @@ void WriteFile(const std::string& path, const std::string& text) {
     out << text;
   }
   std::filesystem::rename(tmp, path);  // atomic: a script never reads half
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
 }
 
 // Dead: no such process, or a zombie nobody has reaped yet.

@@ -35,13 +35,6 @@ extern char** environ;
 
 namespace svcdns::testing::agent_util {
 
-inline std::string ReadWholeFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 inline int CountOf(const std::string& haystack, const std::string& needle) {
   int n = 0;
   for (size_t at = haystack.find(needle); at != std::string::npos; at = haystack.find(needle, at + 1)) ++n;
@@ -74,7 +67,7 @@ class Proc {
   ~Proc() { Stop(); }
 
   pid_t pid() const { return pid_; }
-  std::string Log() const { return ReadWholeFile(log_path_); }
+  std::string Log() const { return ReadFile(log_path_); }
 
   // True once the process has exited (reaped; *status gets waitpid's status).
   bool Exited(int* status = nullptr) {
@@ -115,7 +108,7 @@ class Proc {
   int Stop() {
     if (pid_ <= 0) return exit_status_;
     kill(pid_, SIGTERM);
-    int status = WaitExit(5000);
+    int status = testing::WaitExit(pid_, 5000);
     if (status == -1) {
       kill(pid_, SIGKILL);
       waitpid(pid_, &status, 0);
@@ -136,16 +129,6 @@ class Proc {
 
  private:
   Proc() = default;
-  int WaitExit(int timeout_ms) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-    while (std::chrono::steady_clock::now() < deadline) {
-      int status;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) return status;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return -1;
-  }
-
   TempDir dir_;
   std::string log_path_;
   pid_t pid_ = -1;

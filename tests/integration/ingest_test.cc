@@ -240,11 +240,7 @@ TEST_F(IngestTest, PersistedCatalogIsServedAfterRestartBeforeAgentsReconnect) {
 
   // A truncated file is set aside, reported, and not served.
   std::string path = dir.path() + "/catalog.json";
-  std::string contents;
-  {
-    std::ifstream in(path);
-    contents.assign(std::istreambuf_iterator<char>(in), {});
-  }
+  std::string contents = ReadFile(path);
   std::ofstream(path, std::ios::trunc) << contents.substr(0, contents.size() / 2);
   StartServer({"--data-dir", dir.path()});
   EXPECT_TRUE(A("api.service.consul").empty());

@@ -13,11 +13,6 @@
 namespace svcdns::testing {
 namespace {
 
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 // A CA, a server certificate for "localhost" and a client certificate, all
 // from the openssl command line tool, in `dir`.
 bool MakePki(const TempDir& dir, const std::string& prefix) {
@@ -63,7 +58,7 @@ TEST_F(IngestTlsTest, ServerTls) {
                                       P("a-server.key")});
   ASSERT_TRUE(server.ok()) << server.status();
   grpc::SslCredentialsOptions ssl;
-  ssl.pem_root_certs = ReadAll(P("a-ca.pem"));
+  ssl.pem_root_certs = ReadFile(P("a-ca.pem"));
   AgentStream agent((*server)->ingest_port(), grpc::SslCredentials(ssl), "", LocalhostTarget());
   EXPECT_TRUE(Works(agent));
   // Plain text against a TLS port gets nowhere.
@@ -77,20 +72,20 @@ TEST_F(IngestTlsTest, MutualTlsRequiresAClientCertificateFromTheCa) {
                                       "--tls-verify-client"});
   ASSERT_TRUE(server.ok()) << server.status();
   grpc::SslCredentialsOptions good;
-  good.pem_root_certs = ReadAll(P("a-ca.pem"));
-  good.pem_cert_chain = ReadAll(P("a-client.pem"));
-  good.pem_private_key = ReadAll(P("a-client.key"));
+  good.pem_root_certs = ReadFile(P("a-ca.pem"));
+  good.pem_cert_chain = ReadFile(P("a-client.pem"));
+  good.pem_private_key = ReadFile(P("a-client.key"));
   AgentStream agent((*server)->ingest_port(), grpc::SslCredentials(good), "", LocalhostTarget());
   EXPECT_TRUE(Works(agent));
 
   grpc::SslCredentialsOptions none;
-  none.pem_root_certs = ReadAll(P("a-ca.pem"));
+  none.pem_root_certs = ReadFile(P("a-ca.pem"));
   AgentStream anonymous((*server)->ingest_port(), grpc::SslCredentials(none), "", LocalhostTarget());
   EXPECT_FALSE(Works(anonymous));
 
   grpc::SslCredentialsOptions stranger = good;
-  stranger.pem_cert_chain = ReadAll(P("b-client.pem"));
-  stranger.pem_private_key = ReadAll(P("b-client.key"));
+  stranger.pem_cert_chain = ReadFile(P("b-client.pem"));
+  stranger.pem_private_key = ReadFile(P("b-client.key"));
   AgentStream foreign((*server)->ingest_port(), grpc::SslCredentials(stranger), "", LocalhostTarget());
   EXPECT_FALSE(Works(foreign));
 }

@@ -42,7 +42,6 @@ using integrations::ChildProcess;
 using integrations::FindProgram;
 using integrations::NetNamespace;
 using integrations::NetnsUnavailable;
-using integrations::ReadAll;
 using integrations::RunShell;
 using integrations::WaitUntil;
 using Strings = std::vector<std::string>;
@@ -135,7 +134,7 @@ TEST(SystemIntegrationsTest, SystemdAnalyzeVerifiesTheUnits) {
 
   // The check has teeth here: verify reports a misspelt key and type (as
   // warnings, exit status 0: hence the empty output required above).
-  std::string bad = absl::StrReplaceAll(ReadAll(paths[0]), {{"ProtectClock=", "ProtectClok="},
+  std::string bad = absl::StrReplaceAll(ReadFile(paths[0]), {{"ProtectClock=", "ProtectClok="},
                                                             {"Type=notify", "Type=notifyy"}});
   std::string bad_path = dir.Write("bad.service", bad);
   out = RunShell(absl::StrCat(analyze, " verify ", bad_path, " 2>&1"), 25, &code);
@@ -157,7 +156,7 @@ TEST(SystemIntegrationsTest, UnitsExecStartAndNotifyReady) {
   }
   std::filesystem::copy_file(ExampleServices() + "/web.json", agent_conf + "/web.json");
 
-  std::string server_unit = ReadAll(SourceDir() + "/deploy/systemd/svcdns.service");
+  std::string server_unit = ReadFile(SourceDir() + "/deploy/systemd/svcdns.service");
   Strings server_argv = ExecStart(
       server_unit, {{"/usr/local/bin/svcdns", SVCDNS_BINARY},
                     {"${STATE_DIRECTORY}", state},
@@ -189,7 +188,7 @@ TEST(SystemIntegrationsTest, UnitsExecStartAndNotifyReady) {
   EXPECT_TRUE(server_notify.WaitFor("RELOADING=1", 5000, &seen)) << seen;
   EXPECT_TRUE(server_notify.WaitFor("READY=1", 5000, &seen)) << seen;
 
-  std::string agent_unit = ReadAll(SourceDir() + "/deploy/systemd/svcdns-agent.service");
+  std::string agent_unit = ReadFile(SourceDir() + "/deploy/systemd/svcdns-agent.service");
   ASSERT_TRUE(absl::StrContains(agent_unit, "Type=notify"));
   Strings agent_argv = ExecStart(
       agent_unit, {{"/usr/local/bin/svcdns", SVCDNS_BINARY},
@@ -280,7 +279,7 @@ TEST(SystemIntegrationsTest, Port53WithOnlyNetBindService) {
   EXPECT_TRUE(absl::StrContains(log, "dns=127.0.0.1:53")) << log;
 
   // It runs as nobody, with CAP_NET_BIND_SERVICE (bit 10) and nothing else.
-  std::string status = ReadAll(absl::StrCat("/proc/", server->pid(), "/status"));
+  std::string status = ReadFile(absl::StrCat("/proc/", server->pid(), "/status"));
   EXPECT_TRUE(absl::StrContains(status, "\nUid:\t65534\t65534\t65534\t65534\n")) << status;
   EXPECT_TRUE(absl::StrContains(status, "\nCapEff:\t0000000000000400\n")) << status;
 
@@ -311,7 +310,7 @@ TEST(SystemIntegrationsTest, GlibcResolvConfWithRecursor) {
   if (FindProgram({"/usr/bin/getent"}).empty()) GTEST_SKIP() << "getent is not installed";
   NetNamespace ns;
   ASSERT_TRUE(ns.ok()) << ns.error();
-  std::string resolv = ReadAll(SourceDir() + "/deploy/resolv.conf/resolv.conf");
+  std::string resolv = ReadFile(SourceDir() + "/deploy/resolv.conf/resolv.conf");
   ASSERT_TRUE(absl::StrContains(resolv, "\nnameserver 127.0.0.1\n")) << resolv;
   ASSERT_TRUE(ns.SetResolvConf(resolv));
   ASSERT_EQ(RunShell(ns.Shell("cat /etc/resolv.conf"), 5), resolv);
@@ -447,7 +446,7 @@ TEST(SystemIntegrationsTest, SystemdResolvedDropIn) {
   std::string why;
   std::string resolved = ExtractResolved(dir, &why);
   if (resolved.empty()) GTEST_SKIP() << why;
-  std::string snippet = ReadAll(SourceDir() + "/deploy/systemd-resolved/svcdns.conf");
+  std::string snippet = ReadFile(SourceDir() + "/deploy/systemd-resolved/svcdns.conf");
   ASSERT_TRUE(absl::StrContains(snippet, "\nDNS=127.0.0.1:8600\n")) << snippet;
   std::string snippet_path = dir.Write("svcdns.conf", snippet);
 
@@ -576,7 +575,7 @@ TEST(SystemIntegrationsTest, PrometheusDnsSdAndMetrics) {
   if (FindProgram({"/usr/bin/curl"}).empty()) GTEST_SKIP() << "curl is not installed";
   NetNamespace ns;
   ASSERT_TRUE(ns.ok()) << ns.error();
-  ASSERT_TRUE(ns.SetResolvConf(ReadAll(SourceDir() + "/deploy/resolv.conf/resolv.conf")));
+  ASSERT_TRUE(ns.SetResolvConf(ReadFile(SourceDir() + "/deploy/resolv.conf/resolv.conf")));
   TempDir dir;
   std::string log;
   auto server = StartListening(
@@ -587,7 +586,7 @@ TEST(SystemIntegrationsTest, PrometheusDnsSdAndMetrics) {
       dir, "svcdns", &log);
   ASSERT_NE(server, nullptr) << log;
 
-  std::string snippet = ReadAll(SourceDir() + "/deploy/prometheus/svcdns.yml");
+  std::string snippet = ReadFile(SourceDir() + "/deploy/prometheus/svcdns.yml");
   ASSERT_TRUE(absl::StrContains(snippet, "targets: [\"127.0.0.1:8500\"]")) << snippet;
   std::string config = dir.Write(
       "prometheus.yml",

@@ -36,13 +36,6 @@
 
 namespace svcdns::testing::integrations {
 
-inline std::string ReadAll(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 // The first of `candidates` that is an executable file, or "".
 inline std::string FindProgram(const std::vector<std::string>& candidates) {
   for (const std::string& c : candidates) {
@@ -55,7 +48,7 @@ inline std::string FindProgram(const std::vector<std::string>& candidates) {
 // if a `from` is not in it (the snippet changed: the test must notice).
 inline std::string AdaptSnippet(const std::string& relative_path,
                                 const std::vector<std::pair<std::string, std::string>>& edits) {
-  std::string text = ReadAll(SourceDir() + "/" + relative_path);
+  std::string text = ReadFile(SourceDir() + "/" + relative_path);
   for (const auto& [from, to] : edits) {
     if (text.find(from) == std::string::npos) return "";
   }
@@ -126,7 +119,7 @@ class ChildProcess {
   ChildProcess& operator=(const ChildProcess&) = delete;
 
   pid_t pid() const { return pid_; }
-  std::string Log() const { return ReadAll(log_path_); }
+  std::string Log() const { return ReadFile(log_path_); }
   // True while it has not exited.
   bool Running() {
     if (pid_ <= 0) return false;

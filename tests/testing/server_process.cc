@@ -21,13 +21,6 @@ extern char** environ;
 namespace svcdns::testing {
 namespace {
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 pid_t Spawn(const std::vector<std::string>& args, const std::string& log_path) {
   std::vector<char*> argv;
   std::string binary = SVCDNS_BINARY;
@@ -48,7 +41,17 @@ pid_t Spawn(const std::vector<std::string>& args, const std::string& log_path) {
   return pid;
 }
 
-// waitpid with a deadline; returns the status or -1.
+}  // namespace
+
+std::string SourceDir() { return SVCDNS_SOURCE_DIR; }
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
 int WaitExit(pid_t pid, int timeout_ms) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   while (std::chrono::steady_clock::now() < deadline) {
@@ -58,10 +61,6 @@ int WaitExit(pid_t pid, int timeout_ms) {
   }
   return -1;
 }
-
-}  // namespace
-
-std::string SourceDir() { return SVCDNS_SOURCE_DIR; }
 
 TempDir::TempDir() {
   std::string tmpl = (std::filesystem::temp_directory_path() / "svcdns-test-XXXXXX").string();

@@ -17,6 +17,12 @@ namespace svcdns::testing {
 // The repository's source directory (for deploy/examples and such).
 std::string SourceDir();
 
+// A whole file, or "" if it cannot be read.
+std::string ReadFile(const std::string& path);
+
+// waitpid with a deadline: the child's status, or -1 if it has not exited.
+int WaitExit(pid_t pid, int timeout_ms);
+
 // A fresh temporary directory, removed with its contents on destruction.
 class TempDir {
  public:
