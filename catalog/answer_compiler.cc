@@ -60,6 +60,16 @@ AnswerDraft& Draft() {
   return draft;
 }
 
+// Sets each record's group_end, once every group_begin is known.
+void CloseGroups(std::vector<SrvRecord>& records) {
+  for (size_t i = records.size(); i-- > 0;) {
+    records[i].group_end = (i + 1 < records.size() &&
+                            records[i + 1].group_begin == records[i].group_begin)
+                               ? records[i + 1].group_end
+                               : static_cast<uint32_t>(i + 1);
+  }
+}
+
 // TXT rdata: "key=value", split into 255-byte character-strings.
 std::string TxtRdata(absl::string_view text) {
   std::string rdata;
@@ -137,7 +147,8 @@ std::string RecordTail(uint16_t type, uint32_t ttl, absl::string_view rdata) {
 
 AnswerSetRef CompileService(absl::string_view key, absl::Span<ServiceInstance> instances,
                             absl::string_view dc, uint32_t ttl,
-                            const std::vector<DomainAnswers>& domains) {
+                            const std::vector<DomainAnswers>& domains,
+                            std::vector<uint32_t>* address_records) {
   AnswerDraft* set = &Draft();
   std::string& wire = set->wire;
   // Same target adjacent (groups), then a stable order.
@@ -147,19 +158,30 @@ AnswerSetRef CompileService(absl::string_view key, absl::Span<ServiceInstance> i
   });
   // One A/AAAA per distinct address, in that order. (Scratch space is
   // reused: a from-scratch build compiles a million of these.)
-  thread_local std::vector<std::pair<absl::string_view, bool>> distinct;  // address, written
+  struct Distinct {
+    absl::string_view address;
+    uint32_t record;  // in a() or aaaa(); kNone until written
+  };
+  constexpr uint32_t kNone = ~uint32_t{0};
+  thread_local std::vector<Distinct> distinct;
   distinct.clear();
-  for (const ServiceInstance& inst : instances) distinct.emplace_back(inst.address, false);
-  std::sort(distinct.begin(), distinct.end());
-  distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+  for (const ServiceInstance& inst : instances) distinct.push_back({inst.address, kNone});
+  auto by_address = [](const Distinct& x, const Distinct& y) { return x.address < y.address; };
+  std::sort(distinct.begin(), distinct.end(), by_address);
+  distinct.erase(std::unique(distinct.begin(), distinct.end(),
+                             [](const Distinct& x, const Distinct& y) { return x.address == y.address; }),
+                 distinct.end());
+  if (address_records != nullptr) address_records->clear();
   for (const ServiceInstance& inst : instances) {
     absl::string_view address = inst.address;
-    auto it = std::lower_bound(distinct.begin(), distinct.end(), std::make_pair(address, false));
-    if (it->second) continue;
-    it->second = true;
-    RecordRef r = AppendRecord(&wire, AddressType(address), ttl,
-                               [&] { wire.append(address.data(), address.size()); });
-    (address.size() == 4 ? set->a : set->aaaa).push_back(r);
+    auto it = std::lower_bound(distinct.begin(), distinct.end(), Distinct{address, 0}, by_address);
+    if (it->record == kNone) {
+      auto& records = address.size() == 4 ? set->a : set->aaaa;
+      it->record = static_cast<uint32_t>(records.size());
+      records.push_back(AppendRecord(&wire, AddressType(address), ttl,
+                                     [&] { wire.append(address.data(), address.size()); }));
+    }
+    if (address_records != nullptr) address_records->push_back(it->record);
   }
   for (size_t d = 0; d < domains.size(); ++d) {
     auto& records = set->srv[d];
@@ -173,8 +195,7 @@ AnswerSetRef CompileService(absl::string_view key, absl::Span<ServiceInstance> i
       }
       const Weights& w = inst.service->weights;
       size_t target_at = 0;
-      SrvRecord srv{};
-      srv.record = AppendRecord(&wire, dns::kTypeSrv, ttl, [&] {
+      RecordRef record = AppendRecord(&wire, dns::kTypeSrv, ttl, [&] {
         Put16(&wire, 1);  // priority
         Put16(&wire, static_cast<uint16_t>(std::min<uint32_t>(
                          65535, inst.health == Health::kPassing ? w.passing : w.warning)));
@@ -185,28 +206,59 @@ AnswerSetRef CompileService(absl::string_view key, absl::Span<ServiceInstance> i
         AppendLabel(&wire, dc);
         wire.append(domains[d].name);
       });
-      srv.target_offset = static_cast<uint16_t>(target_at - srv.record.offset);
-      srv.target_size = static_cast<uint16_t>(srv.record.offset + srv.record.size - target_at);
-      // The additional record: the target's address, owner left out.
-      srv.additional.offset = static_cast<uint32_t>(wire.size());
+      // The additional record follows: the target's address, owner left out.
+      size_t additional_at = wire.size();
       Put16(&wire, AddressType(inst.address));
       Put16(&wire, dns::kClassIn);
       Put32(&wire, ttl);
       Put16(&wire, static_cast<uint16_t>(inst.address.size()));
       wire.append(inst.address.data(), inst.address.size());
-      srv.additional.size = static_cast<uint32_t>(wire.size()) - srv.additional.offset;
+      SrvRecord srv{};
+      srv.offset = record.offset;
+      srv.size = static_cast<uint16_t>(record.size);
+      srv.target_offset = static_cast<uint8_t>(target_at - record.offset);
+      srv.additional_size = static_cast<uint8_t>(wire.size() - additional_at);
       srv.group_begin = static_cast<uint32_t>(group_begin);
       records.push_back(srv);
     }
-    // Fill in group ends now that every group is known.
-    for (size_t i = records.size(); i-- > 0;) {
-      records[i].group_end = (i + 1 < records.size() &&
-                              records[i + 1].group_begin == records[i].group_begin)
-                                 ? records[i + 1].group_end
-                                 : static_cast<uint32_t>(i + 1);
-    }
+    CloseGroups(records);
   }
   return AnswerSet::Create(key, *set);
+}
+
+AnswerSetRef CompileSubset(absl::string_view key, const AnswerSetRef& parent,
+                           absl::Span<const ServiceInstance> instances,
+                           absl::Span<const uint32_t> address_records,
+                           absl::Span<const uint32_t> subset) {
+  AnswerDraft* set = &Draft();
+  // Addresses in the order they first appear in the subset, as
+  // CompileService would write them for these instances alone.
+  thread_local std::vector<bool> written[2];  // by a() / aaaa() index
+  written[0].assign(parent->a().size(), false);
+  written[1].assign(parent->aaaa().size(), false);
+  for (uint32_t i : subset) {
+    bool v6 = instances[i].address.size() == 16;
+    uint32_t record = address_records[i];
+    if (written[v6][record]) continue;
+    written[v6][record] = true;
+    (v6 ? set->aaaa : set->a).push_back((v6 ? parent->aaaa() : parent->a())[record]);
+  }
+  for (size_t d = 0; d < kMaxDomains; ++d) {
+    absl::Span<const SrvRecord> all = parent->srv(d);
+    if (all.empty()) continue;
+    auto& records = set->srv[d];
+    records.reserve(subset.size());
+    for (size_t k = 0; k < subset.size(); ++k) {
+      SrvRecord srv = all[subset[k]];
+      // The parent's groups are whole runs of one target: two instances of
+      // the subset share a target exactly when they shared a group there.
+      bool same_target = k > 0 && all[subset[k - 1]].group_begin == srv.group_begin;
+      srv.group_begin = same_target ? records.back().group_begin : static_cast<uint32_t>(k);
+      records.push_back(srv);
+    }
+    CloseGroups(records);
+  }
+  return AnswerSet::View(key, *set, parent);
 }
 
 AnswerSetRef CompileNode(absl::string_view key, const Node& node, uint32_t ttl) {

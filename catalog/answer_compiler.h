@@ -27,10 +27,24 @@ struct ServiceInstance {
 };
 
 // The A/AAAA and SRV records (with their additional addresses) of a service
-// or a service and tag in datacenter `dc`, for every domain served.
+// in datacenter `dc`, for every domain served. Leaves `instances` in the
+// order of the SRV records; `address_records`, if given, receives each
+// one's A (or AAAA) record: its index in a() (or aaaa()).
 AnswerSetRef CompileService(absl::string_view key, absl::Span<ServiceInstance> instances,
                             absl::string_view dc, uint32_t ttl,
-                            const std::vector<DomainAnswers>& domains);
+                            const std::vector<DomainAnswers>& domains,
+                            std::vector<uint32_t>* address_records = nullptr);
+
+// The answers of some of a service's instances (those with a tag), as a
+// view of the service's: `parent` is CompileService's result for
+// `instances` (in the order it left them, with its `address_records`), and
+// `subset` lists the instances wanted, ascending. The records are the
+// parent's own bytes, exactly those CompileService would write for the
+// subset alone.
+AnswerSetRef CompileSubset(absl::string_view key, const AnswerSetRef& parent,
+                           absl::Span<const ServiceInstance> instances,
+                           absl::Span<const uint32_t> address_records,
+                           absl::Span<const uint32_t> subset);
 
 // A node's own records: A or AAAA, and TXT with its meta.
 AnswerSetRef CompileNode(absl::string_view key, const Node& node, uint32_t ttl);

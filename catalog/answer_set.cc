@@ -17,12 +17,27 @@ void AnswerDraft::Clear() {
 }
 
 AnswerSetRef AnswerSet::Create(absl::string_view key, const AnswerDraft& draft) {
-  return Allocate(key, &draft, false);
+  return Allocate(key, &draft, false, nullptr);
 }
 
-AnswerSetRef AnswerSet::Marker(absl::string_view key) { return Allocate(key, nullptr, true); }
+AnswerSetRef AnswerSet::View(absl::string_view key, const AnswerDraft& draft,
+                             const AnswerSetRef& parent) {
+  parent->refs_.fetch_add(1, std::memory_order_relaxed);  // released with the view
+  return Allocate(key, &draft, false, parent.get());
+}
 
-AnswerSetRef AnswerSet::Allocate(absl::string_view key, const AnswerDraft* draft, bool marker) {
+AnswerSetRef AnswerSet::Marker(absl::string_view key) {
+  return Allocate(key, nullptr, true, nullptr);
+}
+
+const AnswerSet* AnswerSet::Parent() const {
+  const AnswerSet* parent;
+  std::memcpy(&parent, Tail(), sizeof parent);
+  return parent;
+}
+
+AnswerSetRef AnswerSet::Allocate(absl::string_view key, const AnswerDraft* draft, bool marker,
+                                 const AnswerSet* parent) {
   static const AnswerDraft kEmpty;
   const AnswerDraft& d = draft != nullptr ? *draft : kEmpty;
   const std::vector<RecordRef>* tables[4] = {&d.a, &d.aaaa, &d.txt, &d.ptr};
@@ -30,12 +45,13 @@ AnswerSetRef AnswerSet::Allocate(absl::string_view key, const AnswerDraft* draft
   for (const auto* table : tables) refs += table->size();
   for (const auto& records : d.srv) srvs += records.size();
   size_t bytes = sizeof(AnswerSet) + PaddedKeySize(key.size()) + refs * sizeof(RecordRef) +
-                 srvs * sizeof(SrvRecord) + d.wire.size();
+                 srvs * sizeof(SrvRecord) + (parent != nullptr ? sizeof parent : d.wire.size());
   void* memory = ::operator new(bytes);
   auto* set = new (memory) AnswerSet();
-  set->wire_size_ = static_cast<uint32_t>(d.wire.size());
+  set->wire_size_ = static_cast<uint32_t>(parent != nullptr ? parent->wire_size_ : d.wire.size());
   set->key_size_ = static_cast<uint16_t>(key.size());
   set->marker_ = marker;
+  set->view_ = parent != nullptr;
   char* out = reinterpret_cast<char*>(set + 1);
   auto append = [&out](const void* from, size_t size) {
     if (size != 0) std::memcpy(out, from, size);  // an empty vector's data() may be null
@@ -51,13 +67,19 @@ AnswerSetRef AnswerSet::Allocate(absl::string_view key, const AnswerDraft* draft
     set->srv_counts_[i] = static_cast<uint32_t>(d.srv[i].size());
     append(d.srv[i].data(), d.srv[i].size() * sizeof(SrvRecord));
   }
-  append(d.wire.data(), d.wire.size());
+  if (parent != nullptr) {
+    append(&parent, sizeof parent);
+  } else {
+    append(d.wire.data(), d.wire.size());
+  }
   return AnswerSetRef(set);
 }
 
 void AnswerSetRef::Release() {
   if (set_ == nullptr || set_->refs_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
-  // Trivially destructible apart from the counter: free the one allocation.
+  // Trivially destructible apart from the counter: free the one allocation
+  // (and a view's reference to its parent).
+  AnswerSetRef parent(set_->view_ ? const_cast<AnswerSet*>(set_->Parent()) : nullptr);
   set_->~AnswerSet();
   ::operator delete(const_cast<AnswerSet*>(set_));
   set_ = nullptr;

@@ -28,17 +28,26 @@ struct RecordRef {
   uint32_t size = 0;
 };
 
-// One SRV record and what the additional section needs for its target.
+// One SRV record and what the additional section needs for its target:
+// 16 bytes, as a million instances have a few million of these.
 struct SrvRecord {
-  RecordRef record;        // owner 0xC00C ... rdata with an uncompressed target
-  uint16_t target_offset;  // where the target name starts inside `record`
-  uint16_t target_size;
-  RecordRef additional;    // type, class, ttl, rdlength, rdata: owner omitted
+  // The record (owner 0xC00C ... rdata with an uncompressed target), then
+  // at once the target's address record with its owner left out (type,
+  // class, ttl, rdlength, rdata).
+  uint32_t offset;
+  uint16_t size;
+  uint8_t target_offset;  // where the target name starts inside the record
+  uint8_t additional_size;
   // Instances with the same target are adjacent: [group_begin, group_end)
   // lets the responder add each target's address only once.
   uint32_t group_begin;
   uint32_t group_end;
+
+  uint32_t target() const { return offset + target_offset; }
+  uint16_t target_size() const { return static_cast<uint16_t>(size - target_offset); }
+  uint32_t additional() const { return offset + size; }
 };
+static_assert(sizeof(SrvRecord) == 16);
 
 // An AnswerSet being compiled: plain vectors, reused from one set to the next.
 struct AnswerDraft {
@@ -57,6 +66,11 @@ class AnswerSet {
  public:
   // Compiled answers for `key`.
   static AnswerSetRef Create(absl::string_view key, const AnswerDraft& draft);
+  // Answers whose records are some of `parent`'s: the draft's tables
+  // point into the parent's wire (its own wire is empty), and the view
+  // keeps the parent alive. A tag's answers are a view of its service's.
+  static AnswerSetRef View(absl::string_view key, const AnswerDraft& draft,
+                           const AnswerSetRef& parent);
   // A name that exists with no records (an empty non-terminal).
   static AnswerSetRef Marker(absl::string_view key);
 
@@ -71,17 +85,20 @@ class AnswerSet {
     for (size_t d = 0; d < domain; ++d) before += srv_counts_[d];
     return {SrvTable() + before, srv_counts_[domain]};
   }
-  const char* wire_data() const { return Tail(); }
-  absl::string_view wire() const { return {Tail(), wire_size_}; }
+  // The bytes the record tables point into (a view's: its parent's).
+  const char* wire_data() const { return view_ ? Parent()->Tail() : Tail(); }
+  absl::string_view wire() const { return {wire_data(), wire_size_}; }
   absl::string_view Bytes(RecordRef r) const { return wire().substr(r.offset, r.size); }
 
  private:
   friend class AnswerSetRef;
   AnswerSet() = default;
-  static AnswerSetRef Allocate(absl::string_view key, const AnswerDraft* draft, bool marker);
+  static AnswerSetRef Allocate(absl::string_view key, const AnswerDraft* draft, bool marker,
+                               const AnswerSet* parent);
 
   // Layout after the header: key bytes padded to 4, RecordRef[ref counts],
-  // SrvRecord[srv counts], wire bytes.
+  // SrvRecord[srv counts], then the wire bytes (a view: its parent's
+  // address, unaligned).
   static size_t PaddedKeySize(size_t key_size) { return (key_size + 3) & ~size_t{3}; }
   const char* KeyData() const { return reinterpret_cast<const char*>(this + 1); }
   const RecordRef* RefTable() const {
@@ -102,6 +119,7 @@ class AnswerSet {
     for (uint32_t n : srv_counts_) srvs += n;
     return reinterpret_cast<const char*>(SrvTable() + srvs);
   }
+  const AnswerSet* Parent() const;
 
   mutable std::atomic<uint32_t> refs_{1};
   uint32_t wire_size_ = 0;
@@ -109,6 +127,7 @@ class AnswerSet {
   uint32_t srv_counts_[kMaxDomains] = {};
   uint16_t key_size_ = 0;
   bool marker_ = false;
+  bool view_ = false;
 };
 
 // A counted reference to an AnswerSet, shared by the snapshots (and the

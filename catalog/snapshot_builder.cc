@@ -1,6 +1,7 @@
 #include "catalog/snapshot_builder.h"
 
 #include <algorithm>
+#include <iterator>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -266,24 +267,91 @@ void SnapshotBuilder::ContributeService(const NodeState& state, const NodeContex
   if (health == Health::kCritical) return;
   if (health == Health::kWarning && options_.only_passing) return;
   if (op != kRepoint) instance_count_ += sign;
-  Member member{&state, i, health};
+  // One group per service; its tags' answers are compiled from it.
   start_key(KeyKind::kService);
   add_lower_label(service.name);
-  size_t service_key_size = key.size();
   key.push_back(0);  // no tag
-  Join(key, member, op, moved_to);
-  for (size_t t = 0; t < service.tags.size(); ++t) {
-    const std::string& tag = service.tags[t];
-    if (tag.empty() || tag.size() > dns::kMaxLabelLength) continue;
-    // Once per tag, whatever its case.
-    if (std::any_of(service.tags.begin(), service.tags.begin() + t,
-                    [&](const std::string& e) { return absl::EqualsIgnoreCase(e, tag); })) {
-      continue;
+  Join(key, Member{&state, i, health}, op, moved_to);
+}
+
+std::string SnapshotBuilder::TagKey(absl::string_view service_key, absl::string_view tag) {
+  // The service's key ends with a zero-length label (no tag): the tag's
+  // label takes its place.
+  std::string key(service_key.substr(0, service_key.size() - 1));
+  key.push_back(static_cast<char>(tag.size()));
+  key.append(tag.data(), tag.size());
+  return key;
+}
+
+void SnapshotBuilder::CompileGroup(const std::string& key, Group& group) {
+  struct Scratch {
+    char address[16];
+    char hex[32];
+  };
+  // Reused from group to group: a large build compiles a million.
+  thread_local std::vector<ServiceInstance> instances;
+  thread_local std::vector<Scratch> scratch;
+  thread_local std::vector<uint32_t> address_records;
+  thread_local std::vector<std::pair<std::string, uint32_t>> tagged;  // lowercase tag, instance
+  thread_local std::vector<uint32_t> subset;
+  instances.clear();
+  scratch.resize(group.members.size());
+  for (size_t i = 0; i < group.members.size(); ++i) {
+    const Member& m = group.members[i];
+    const Service& service = m.state->services[m.service];
+    Scratch& s = scratch[i];
+    ServiceInstance& inst = instances.emplace_back();
+    inst.service = &service;
+    inst.health = m.health;
+    if (service.address.empty()) {
+      inst.address = {s.address, ParseAddress(m.state->node.address, s.address)};
+      inst.target_labels[0] = m.state->node.name;
+      inst.target_labels[1] = "node";
+    } else {
+      inst.address = {s.address, ParseAddress(service.address, s.address)};
+      inst.target_labels[0] = HexLabel(inst.address, s.hex);
+      inst.target_labels[1] = "addr";
     }
-    key.resize(service_key_size);
-    add_lower_label(tag);
-    Join(key, member, op, moved_to);
   }
+  // The key is 'S', then the datacenter, service and (empty) tag labels.
+  absl::string_view dc(key.data() + 2, static_cast<uint8_t>(key[1]));
+  absl::string_view name(dc.data() + dc.size() + 1, static_cast<uint8_t>(dc.data()[dc.size()]));
+  AnswerSetRef service = CompileService(key, absl::MakeSpan(instances), dc,
+                                        ServiceTtl(options_.service_ttls, name), domains_,
+                                        &address_records);
+  answers_.Set(service);
+  ++compiled_;
+
+  // Every tag of the service (once per instance, whatever its case) is a
+  // view of the instances that have it.
+  tagged.clear();
+  for (uint32_t i = 0; i < instances.size(); ++i) {
+    for (const std::string& tag : instances[i].service->tags) {
+      if (tag.empty() || tag.size() > dns::kMaxLabelLength) continue;
+      tagged.emplace_back(absl::AsciiStrToLower(tag), i);
+    }
+  }
+  std::sort(tagged.begin(), tagged.end());
+  tagged.erase(std::unique(tagged.begin(), tagged.end()), tagged.end());
+  std::vector<std::string> tags;
+  for (size_t begin = 0; begin < tagged.size();) {
+    const std::string& tag = tagged[begin].first;
+    subset.clear();
+    size_t end = begin;
+    for (; end < tagged.size() && tagged[end].first == tag; ++end) {
+      subset.push_back(tagged[end].second);
+    }
+    answers_.Set(CompileSubset(TagKey(key, tag), service, instances, address_records, subset));
+    ++compiled_;
+    tags.push_back(tag);
+    begin = end;
+  }
+  // Tags no instance has any more (both lists are sorted).
+  std::vector<std::string> gone;
+  std::set_difference(group.tags.begin(), group.tags.end(), tags.begin(), tags.end(),
+                      std::back_inserter(gone));
+  for (const std::string& tag : gone) answers_.Erase(TagKey(key, tag));
+  group.tags = std::move(tags);
 }
 
 void SnapshotBuilder::Mark(absl::string_view key, int sign) {
@@ -343,46 +411,17 @@ void SnapshotBuilder::Join(absl::string_view key, Member member, Op op, Member m
 
 void SnapshotBuilder::CompileDirty() {
   compiled_ = 0;
-  struct Scratch {
-    char address[16];
-    char hex[32];
-  };
-  std::vector<ServiceInstance> instances;
-  std::vector<Scratch> scratch;
   for (auto* entry : dirty_groups_) {
     const std::string& key = entry->first;
     Group& group = entry->second;
     group.dirty = false;
     if (group.members.empty()) {
       answers_.Erase(key);
+      for (const std::string& tag : group.tags) answers_.Erase(TagKey(key, tag));
       groups_.erase(groups_.find(key));  // node_hash_map: other entries stay put
       continue;
     }
-    instances.clear();
-    scratch.resize(group.members.size());
-    for (size_t i = 0; i < group.members.size(); ++i) {
-      const Member& m = group.members[i];
-      const Service& service = m.state->services[m.service];
-      Scratch& s = scratch[i];
-      ServiceInstance& inst = instances.emplace_back();
-      inst.service = &service;
-      inst.health = m.health;
-      if (service.address.empty()) {
-        inst.address = {s.address, ParseAddress(m.state->node.address, s.address)};
-        inst.target_labels[0] = m.state->node.name;
-        inst.target_labels[1] = "node";
-      } else {
-        inst.address = {s.address, ParseAddress(service.address, s.address)};
-        inst.target_labels[0] = HexLabel(inst.address, s.hex);
-        inst.target_labels[1] = "addr";
-      }
-    }
-    // The key is 'S', then the datacenter, service and tag labels.
-    absl::string_view dc(key.data() + 2, static_cast<uint8_t>(key[1]));
-    absl::string_view name(dc.data() + dc.size() + 1, static_cast<uint8_t>(dc.data()[dc.size()]));
-    answers_.Set(CompileService(key, absl::MakeSpan(instances), dc,
-                                ServiceTtl(options_.service_ttls, name), domains_));
-    ++compiled_;
+    CompileGroup(key, group);
   }
   dirty_groups_.clear();
   for (const std::string& key : dirty_) {

@@ -79,9 +79,12 @@ class SnapshotBuilder {
     uint32_t service = 0;
     Health health = Health::kPassing;
   };
+  // A service's instances in one datacenter. Its tags' answers are views
+  // of its answers, made with them.
   struct Group {
     std::vector<Member> members;
-    bool dirty = false;  // in dirty_groups_
+    std::vector<std::string> tags;  // lowercase, sorted: whose answers are set
+    bool dirty = false;             // in dirty_groups_
   };
 
   // What a node's services share: its datacenter, address and health.
@@ -108,6 +111,9 @@ class SnapshotBuilder {
   void Join(absl::string_view key, Member member, Op op, Member moved_to);
   // Recompiles (or drops) the answers of every key touched since the last build.
   void CompileDirty();
+  // A service's answers and its tags'.
+  void CompileGroup(const std::string& key, Group& group);
+  static std::string TagKey(absl::string_view service_key, absl::string_view tag);
 
   SnapshotOptions options_;
   absl::Status options_status_;
@@ -117,7 +123,7 @@ class SnapshotBuilder {
 
   absl::flat_hash_map<NodeKey, std::shared_ptr<const NodeState>> nodes_;
   absl::flat_hash_map<NodeKey, std::shared_ptr<const NodeState>> pending_;
-  // By service key; node_hash_map: dirty_groups_ points into it.
+  // By service key (no tag); node_hash_map: dirty_groups_ points into it.
   absl::node_hash_map<std::string, Group> groups_;
   std::vector<std::pair<const std::string, Group>*> dirty_groups_;
   absl::flat_hash_map<std::string, std::vector<std::string>> reverse_;  // PTR targets, repeated

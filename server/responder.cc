@@ -359,7 +359,7 @@ void Responder::AppendSrv(const AnswerSet& set,
   for (; written < n; ++written) {
     const SrvRecord& srv = records[(start + written) % n];
     size_t mark = w.position();
-    w.PutBytes(wire + srv.record.offset, srv.record.size);
+    w.PutBytes(wire + srv.offset, srv.size);
     if (w.overflow()) {
       w.Rollback(mark);
       reply.truncated = true;
@@ -374,16 +374,16 @@ void Responder::AppendSrv(const AnswerSet& set,
     size_t i = (start + k) % n;
     const SrvRecord& srv = records[i];
     size_t target = record_start + srv.target_offset;
-    record_start += srv.record.size;
+    record_start += srv.size;
     size_t first = (start >= srv.group_begin && start < srv.group_end) ? start : srv.group_begin;
     if (i != first) continue;
     size_t mark = w.position();
     if (target <= dns::kMaxPointerOffset) {
       w.PutU16(static_cast<uint16_t>(0xC000 | target));
     } else {
-      w.PutBytes(wire + srv.record.offset + srv.target_offset, srv.target_size);
+      w.PutBytes(wire + srv.target(), srv.target_size());
     }
-    w.PutBytes(wire + srv.additional.offset, srv.additional.size);
+    w.PutBytes(wire + srv.additional(), srv.additional_size);
     if (w.overflow()) {
       w.Rollback(mark);
       break;  // additional data is optional: no TC
