@@ -9,38 +9,52 @@
 namespace svcdns::catalog {
 namespace {
 
-// Applies one change to `state` (a copy); validation of the result follows.
-absl::Status Apply(const Change& change, NodeState& state) {
+// Applies one change to `state` (a copy), validating what it brings: the
+// node's other services and checks were valid already, so an update costs
+// O(change) checks rather than O(node). (Whether a new check's service
+// exists is known once every change is applied.) Sets `changed` if the
+// state differs.
+absl::Status Apply(const Change& change, NodeState& state, bool& changed) {
+  auto service_of = [&](absl::string_view id) {
+    return std::find_if(state.services.begin(), state.services.end(),
+                        [&](const Service& s) { return s.id == id; });
+  };
+  auto check_of = [&](absl::string_view id) {
+    return std::find_if(state.checks.begin(), state.checks.end(),
+                        [&](const Check& c) { return c.id == id; });
+  };
   if (const auto* service = std::get_if<Service>(&change)) {
     if (auto s = ValidateService(*service); !s.ok()) return s;
-    auto it = std::find_if(state.services.begin(), state.services.end(),
-                           [&](const Service& s) { return s.id == service->id; });
+    auto it = service_of(service->id);
     if (it == state.services.end()) {
       state.services.push_back(*service);
-    } else {
+      changed = true;
+    } else if (*it != *service) {
       *it = *service;
+      changed = true;
     }
   } else if (const auto* del = std::get_if<DeleteService>(&change)) {
-    std::erase_if(state.services, [&](const Service& s) { return s.id == del->id; });
-    std::erase_if(state.checks, [&](const Check& c) { return c.service_id == del->id; });
+    changed |= std::erase_if(state.services, [&](const Service& s) { return s.id == del->id; }) > 0;
+    changed |= std::erase_if(state.checks, [&](const Check& c) { return c.service_id == del->id; }) > 0;
   } else if (const auto* check = std::get_if<Check>(&change)) {
-    if (auto s = ValidateCheck(*check); !s.ok()) return s;
-    auto it = std::find_if(state.checks.begin(), state.checks.end(),
-                           [&](const Check& c) { return c.id == check->id; });
+    if (auto s = ValidateCheck(*check); !s.ok()) return s;  // its service: see Update()
+    auto it = check_of(check->id);
     if (it == state.checks.end()) {
       state.checks.push_back(*check);
-    } else {
+      changed = true;
+    } else if (*it != *check) {
       *it = *check;
+      changed = true;
     }
   } else if (const auto* del_check = std::get_if<DeleteCheck>(&change)) {
-    std::erase_if(state.checks, [&](const Check& c) { return c.id == del_check->id; });
+    changed |= std::erase_if(state.checks, [&](const Check& c) { return c.id == del_check->id; }) > 0;
   } else if (const auto* result = std::get_if<CheckResult>(&change)) {
-    auto it = std::find_if(state.checks.begin(), state.checks.end(),
-                           [&](const Check& c) { return c.id == result->check_id; });
+    auto it = check_of(result->check_id);
     if (it == state.checks.end()) {
       return absl::InvalidArgumentError(
           absl::StrCat("check_status: check \"", result->check_id, "\" does not exist"));
     }
+    changed |= it->status != result->status || it->output != result->output;
     it->status = result->status;
     it->output = result->output;
   }
@@ -156,14 +170,26 @@ absl::Status CatalogStore::Update(StreamId stream, const std::vector<Change>& ch
   auto record = Owned(stream);
   if (!record.ok()) return record.status();
   NodeState next = *(*record)->state;
+  bool changed = false;
   for (size_t i = 0; i < changes.size(); ++i) {
-    if (auto s = Apply(changes[i], next); !s.ok()) {
+    if (auto s = Apply(changes[i], next, changed); !s.ok()) {
       return absl::InvalidArgumentError(absl::StrCat("changes[", i, "]: ", s.message()));
     }
   }
-  if (auto s = ValidateNodeState(next); !s.ok()) return s;
+  for (size_t i = 0; i < changes.size(); ++i) {
+    const auto* check = std::get_if<Check>(&changes[i]);
+    if (check == nullptr || check->service_id.empty()) continue;
+    auto of_service = [&](const Service& s) { return s.id == check->service_id; };
+    auto is_it = [&](const Check& c) { return c.id == check->id; };
+    if (std::any_of(next.checks.begin(), next.checks.end(), is_it) &&
+        std::none_of(next.services.begin(), next.services.end(), of_service)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "changes[", i, "]: check \"", check->id, "\": service_id \"", check->service_id,
+          "\" is not a service of node \"", next.node.name, "\""));
+    }
+  }
   (*record)->last_contact = now;
-  if (next != *(*record)->state) {
+  if (changed) {
     Replace(stream_nodes_[stream], **record, std::move(next));
     ++index_;
   }

@@ -144,18 +144,17 @@ absl::StatusOr<std::unique_ptr<Snapshot>> SnapshotBuilder::Build(uint64_t index)
   }
   for (auto& [key, state] : pending_) {
     auto it = nodes_.find(key);
-    const NodeState* before = it != nodes_.end() ? it->second.get() : nullptr;
-    if (before != nullptr && state != nullptr) {
-      Update(*before, *state, key);
-    } else {
-      if (before != nullptr) Contribute(*before, kRemove);
-      if (state != nullptr) Contribute(*state, kAdd);
+    if (it == nodes_.end()) {
+      if (state == nullptr) continue;
+      it = nodes_.try_emplace(key, std::move(state)).first;
+      Contribute(it->second, kAdd);
       dirty_nodes_.insert(key);
-    }
-    if (state != nullptr) {
-      nodes_.insert_or_assign(key, std::move(state));
-    } else if (it != nodes_.end()) {
+    } else if (state == nullptr) {
+      Contribute(it->second, kRemove);
+      dirty_nodes_.insert(key);
       nodes_.erase(it);
+    } else {
+      Update(it->second, std::move(state), key);
     }
   }
   pending_.clear();
@@ -187,7 +186,8 @@ Health SnapshotBuilder::NodeContext::Of(const Service& service) const {
   return it == service_health.end() ? health : Worse(health, it->second);
 }
 
-void SnapshotBuilder::Contribute(const NodeState& state, Op op) {
+void SnapshotBuilder::Contribute(const NodeSlot& slot, Op op) {
+  const NodeState& state = *slot;
   if (state.status == NodeStatus::kLeft) return;  // left nodes are not served
   NodeContext c = Context(state);
   int sign = op == kAdd ? +1 : -1;
@@ -196,45 +196,65 @@ void SnapshotBuilder::Contribute(const NodeState& state, Op op) {
     Reverse(Key(KeyKind::kReverse, {}) + ReverseName(absl::string_view(c.address, c.address_size)),
             JoinName({state.node.name, "node", c.dc}, primary_), sign);
   }
-  for (uint32_t i = 0; i < state.services.size(); ++i) ContributeService(state, c, i, op, {});
+  for (uint32_t i = 0; i < state.services.size(); ++i) ContributeService(slot, c, i, op);
 }
 
-void SnapshotBuilder::Update(const NodeState& before, const NodeState& after,
-                             const NodeKey& key) {
-  NodeContext was = Context(before), is = Context(after);
-  if (before.node != after.node || before.status != after.status || was.health != is.health ||
-      before.status == NodeStatus::kLeft) {
-    Contribute(before, kRemove);
-    Contribute(after, kAdd);
+void SnapshotBuilder::Update(NodeSlot& slot, NodeSlot next, const NodeKey& key) {
+  NodeSlot before = std::exchange(slot, nullptr);  // kept alive until the end
+  const NodeState& after = *next;
+  NodeContext was = Context(*before), is = Context(after);
+  if (before->node != after.node || before->status != after.status || was.health != is.health ||
+      before->status == NodeStatus::kLeft) {
+    slot = before;
+    Contribute(slot, kRemove);
+    slot = std::move(next);
+    Contribute(slot, kAdd);
     dirty_nodes_.insert(key);
     return;
   }
-  // Only services changed: a service that is the same, with the same
-  // health, keeps its place in its groups (pointed at the new state), so a
-  // check flip on a node of a thousand services recompiles one service.
-  absl::flat_hash_map<absl::string_view, uint32_t> now;
-  now.reserve(after.services.size());
-  for (uint32_t j = 0; j < after.services.size(); ++j) now.emplace(after.services[j].id, j);
-  std::vector<bool> kept(after.services.size());
-  for (uint32_t i = 0; i < before.services.size(); ++i) {
-    const Service& service = before.services[i];
-    auto it = now.find(service.id);
-    if (it != now.end() && after.services[it->second] == service &&
-        was.Of(service) == is.Of(after.services[it->second])) {
-      kept[it->second] = true;
-      ContributeService(before, was, i, kRepoint, Member{&after, it->second, is.Of(service)});
+  // Only services changed. Members name their service by its place in the
+  // node's slot, so a service that is the same, with the same health, at
+  // the same place needs nothing at all: a check flip on a node of a
+  // thousand services recompiles one service and touches no other group.
+  const auto& old_services = before->services;
+  const auto& new_services = after.services;
+  absl::flat_hash_map<absl::string_view, uint32_t> places;  // made if places change
+  auto place_of = [&](uint32_t i) -> int64_t {
+    const std::string& id = old_services[i].id;
+    if (i < new_services.size() && new_services[i].id == id) return i;
+    if (places.empty()) {
+      places.reserve(new_services.size());
+      for (uint32_t j = 0; j < new_services.size(); ++j) places.emplace(new_services[j].id, j);
+    }
+    auto it = places.find(id);
+    return it == places.end() ? int64_t{-1} : int64_t{it->second};
+  };
+  std::vector<bool> kept(new_services.size());
+  std::vector<std::pair<uint32_t, uint32_t>> moves;
+  slot = before;  // removals read the state the members were made from
+  for (uint32_t i = 0; i < old_services.size(); ++i) {
+    int64_t j = place_of(i);
+    if (j >= 0 && new_services[j] == old_services[i] &&
+        was.Of(old_services[i]) == is.Of(new_services[j])) {
+      kept[j] = true;
+      if (j != i) moves.emplace_back(i, static_cast<uint32_t>(j));
     } else {
-      ContributeService(before, was, i, kRemove, {});
+      ContributeService(slot, was, i, kRemove);
     }
   }
-  for (uint32_t j = 0; j < after.services.size(); ++j) {
-    if (!kept[j]) ContributeService(after, is, j, kAdd, {});
+  slot = std::move(next);
+  // Moved services change places in two steps, so that no place is taken
+  // twice (two services that swap, say).
+  for (auto [i, j] : moves) ContributeService(slot, is, j, kMove, i, j | kMoving);
+  for (auto [i, j] : moves) ContributeService(slot, is, j, kMove, j | kMoving, j);
+  for (uint32_t j = 0; j < new_services.size(); ++j) {
+    if (!kept[j]) ContributeService(slot, is, j, kAdd);
   }
 }
 
-void SnapshotBuilder::ContributeService(const NodeState& state, const NodeContext& c,
-                                        uint32_t i, Op op, Member moved_to) {
-  const Service& service = state.services[i];
+void SnapshotBuilder::ContributeService(const NodeSlot& slot, const NodeContext& c, uint32_t i,
+                                        Op op, uint32_t from, uint32_t to) {
+  const Service& service = slot->services[i];
   int sign = op == kAdd ? +1 : -1;
   // Keys are assembled in one buffer: most lookups find an existing entry
   // and allocate nothing.
@@ -248,7 +268,7 @@ void SnapshotBuilder::ContributeService(const NodeState& state, const NodeContex
     key.push_back(static_cast<char>(label.size()));
     for (char ch : label) key.push_back(absl::ascii_tolower(static_cast<unsigned char>(ch)));
   };
-  if (op != kRepoint) {
+  if (op != kMove) {
     for (const std::string& tag : service.tags) {
       start_key(KeyKind::kTag);
       add_lower_label(tag);
@@ -259,19 +279,19 @@ void SnapshotBuilder::ContributeService(const NodeState& state, const NodeContex
   size_t address_size = service.address.empty() ? c.address_size
                                                  : ParseAddress(service.address, address);
   if (address_size == 0) return;
-  if (!service.address.empty() && op != kRepoint) {
+  if (!service.address.empty() && op != kMove) {
     Reverse(Key(KeyKind::kReverse, {}) + ReverseName(absl::string_view(address, address_size)),
             JoinName({service.name, "service", c.dc}, primary_), sign);
   }
   Health health = c.Of(service);
   if (health == Health::kCritical) return;
   if (health == Health::kWarning && options_.only_passing) return;
-  if (op != kRepoint) instance_count_ += sign;
+  if (op != kMove) instance_count_ += sign;
   // One group per service; its tags' answers are compiled from it.
   start_key(KeyKind::kService);
   add_lower_label(service.name);
   key.push_back(0);  // no tag
-  Join(key, Member{&state, i, health}, op, moved_to);
+  Join(key, Member{&slot, op == kMove ? from : i, health}, op, to);
 }
 
 std::string SnapshotBuilder::TagKey(absl::string_view service_key, absl::string_view tag) {
@@ -298,14 +318,15 @@ void SnapshotBuilder::CompileGroup(const std::string& key, Group& group) {
   scratch.resize(group.members.size());
   for (size_t i = 0; i < group.members.size(); ++i) {
     const Member& m = group.members[i];
-    const Service& service = m.state->services[m.service];
+    const NodeState& state = **m.node;
+    const Service& service = state.services[m.service];
     Scratch& s = scratch[i];
     ServiceInstance& inst = instances.emplace_back();
     inst.service = &service;
     inst.health = m.health;
     if (service.address.empty()) {
-      inst.address = {s.address, ParseAddress(m.state->node.address, s.address)};
-      inst.target_labels[0] = m.state->node.name;
+      inst.address = {s.address, ParseAddress(state.node.address, s.address)};
+      inst.target_labels[0] = state.node.name;
       inst.target_labels[1] = "node";
     } else {
       inst.address = {s.address, ParseAddress(service.address, s.address)};
@@ -383,7 +404,7 @@ void SnapshotBuilder::Reverse(std::string key, std::string target, int sign) {
   dirty_.insert(std::move(key));
 }
 
-void SnapshotBuilder::Join(absl::string_view key, Member member, Op op, Member moved_to) {
+void SnapshotBuilder::Join(absl::string_view key, Member member, Op op, uint32_t to) {
   auto it = groups_.find(key);
   if (op == kAdd) {
     if (it == groups_.end()) it = groups_.try_emplace(std::string(key)).first;
@@ -391,13 +412,13 @@ void SnapshotBuilder::Join(absl::string_view key, Member member, Op op, Member m
   } else {
     if (it == groups_.end()) return;
     auto same = [&](const Member& m) {
-      return m.state == member.state && m.service == member.service;
+      return m.node == member.node && m.service == member.service;
     };
     auto& members = it->second.members;
-    if (op == kRepoint) {
+    if (op == kMove) {
       // The same answers: no recompilation.
       if (auto m = std::find_if(members.begin(), members.end(), same); m != members.end()) {
-        *m = moved_to;
+        m->service = to;
       }
       return;
     }

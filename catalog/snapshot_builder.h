@@ -72,10 +72,13 @@ class SnapshotBuilder {
   size_t compiled() const { return compiled_; }
 
  private:
-  // A healthy instance in a service group: a service of a node state the
-  // builder holds (nodes_), so the pointer stays valid until the node changes.
+  // A node's state as the builder holds it (in nodes_, whose entries do not
+  // move): members point at the slot, which follows the node's states.
+  using NodeSlot = std::shared_ptr<const NodeState>;
+  // A healthy instance in a service group: the service at a place in the
+  // node's services.
   struct Member {
-    const NodeState* state = nullptr;
+    const NodeSlot* node = nullptr;
     uint32_t service = 0;
     Health health = Health::kPassing;
   };
@@ -98,17 +101,20 @@ class SnapshotBuilder {
   };
   NodeContext Context(const NodeState& state) const;
 
-  // kRepoint: the service is unchanged but moved into a new node state.
-  enum Op { kAdd, kRemove, kRepoint };
-  // Adds or removes everything `state` contributes.
-  void Contribute(const NodeState& state, Op op);
-  // A node that was and still is: only what differs is touched.
-  void Update(const NodeState& before, const NodeState& after, const NodeKey& key);
-  void ContributeService(const NodeState& state, const NodeContext& context, uint32_t service,
-                         Op op, Member moved_to);
+  // kMove: the service is unchanged but its place in the node's services
+  // changed, from `from` to `to` (kMoving marks a place in transit).
+  enum Op { kAdd, kRemove, kMove };
+  static constexpr uint32_t kMoving = uint32_t{1} << 31;
+  // Adds or removes everything the slot's state contributes.
+  void Contribute(const NodeSlot& slot, Op op);
+  // A node that was and still is: only what differs is touched. Leaves
+  // `next` in the slot.
+  void Update(NodeSlot& slot, NodeSlot next, const NodeKey& key);
+  void ContributeService(const NodeSlot& slot, const NodeContext& context, uint32_t service,
+                         Op op, uint32_t from = 0, uint32_t to = 0);
   void Mark(absl::string_view key, int sign);
   void Reverse(std::string key, std::string target, int sign);
-  void Join(absl::string_view key, Member member, Op op, Member moved_to);
+  void Join(absl::string_view key, Member member, Op op, uint32_t to);
   // Recompiles (or drops) the answers of every key touched since the last build.
   void CompileDirty();
   // A service's answers and its tags'.
@@ -121,7 +127,7 @@ class SnapshotBuilder {
   std::string local_dc_;
   std::vector<DomainAnswers> domains_;  // of the current build
 
-  absl::flat_hash_map<NodeKey, std::shared_ptr<const NodeState>> nodes_;
+  absl::node_hash_map<NodeKey, NodeSlot> nodes_;  // node_hash_map: members point in
   absl::flat_hash_map<NodeKey, std::shared_ptr<const NodeState>> pending_;
   // By service key (no tag); node_hash_map: dirty_groups_ points into it.
   absl::node_hash_map<std::string, Group> groups_;

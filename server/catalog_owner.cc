@@ -213,9 +213,9 @@ void CatalogOwner::ScheduleView() {
     return;
   }
   // The view costs O(nodes) to make: under churn, refresh it at most once
-  // per 20 times what the last one took (never more than ~5% of this loop),
+  // per 50 times what the last one took (never more than ~2% of this loop),
   // at once when it is cheap.
-  absl::Duration wait = view_made_at_ + 20 * view_cost_ - absl::Now();
+  absl::Duration wait = view_made_at_ + 50 * view_cost_ - absl::Now();
   if (wait <= absl::ZeroDuration()) {
     PublishView();
     return;

@@ -50,7 +50,7 @@ class CatalogOwner {
   StreamEventQueue* queue() { return &queue_; }
   // Called after publications with the catalog just published (shared,
   // not copied: the HTTP API reads the same one); under churn at most once
-  // per 20 times the cost of the last call, so that large catalogs do not
+  // per 50 times the cost of the last call, so that large catalogs do not
   // spend the loop on it.
   void OnPublish(std::function<void(std::shared_ptr<const catalog::SharedCatalog>)> callback) {
     index_callbacks_.push_back(std::move(callback));

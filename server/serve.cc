@@ -99,16 +99,19 @@ absl::Status RunServe(ServeOptions options) {
         loop.owner->Close();
         CloseHandle(loop.http_waits);
       });
-  owner.OnPublish([&](std::shared_ptr<const catalog::SharedCatalog> catalog) {
-    auto view = std::make_shared<CatalogView>();
-    view->index = catalog->index;
-    view->local_datacenter = options.snapshot.datacenter;
-    view->node = options.node;
-    view->advertise = options.snapshot.advertise;
-    view->catalog = std::move(catalog);
-    view->members = owner.store().Members();
-    http.Publish(std::move(view));
-  });
+  // The HTTP API's view of the catalog, made only for an API that serves it.
+  if (!options.http_addr.empty()) {
+    owner.OnPublish([&](std::shared_ptr<const catalog::SharedCatalog> catalog) {
+      auto view = std::make_shared<CatalogView>();
+      view->index = catalog->index;
+      view->local_datacenter = options.snapshot.datacenter;
+      view->node = options.node;
+      view->advertise = options.snapshot.advertise;
+      view->catalog = std::move(catalog);
+      view->members = owner.store().Members();
+      http.Publish(std::move(view));
+    });
+  }
   if (auto status = owner.Restore(); !status.ok()) return status;
   if (auto status = Reload(loop); !status.ok()) return status;
   if (!options.config_dir.empty()) {

@@ -57,6 +57,54 @@ TEST(CatalogStoreTest, ChangesNameEachChangedNodeOnceWithItsStateNow) {
   EXPECT_EQ(store.index(), index);
 }
 
+// An update is checked change by change, and as a whole: a check must
+// name a service the node has once every change is applied, in any order.
+// A rejected update leaves the node as it was; one that changes nothing
+// does not move the index.
+TEST(CatalogStoreTest, UpdatesAreValidatedWholeAndNoOpsChangeNothing) {
+  CatalogStore store("dc1");
+  absl::Time now = absl::UnixEpoch();
+  ASSERT_TRUE(store.Hello(1, NodeNamed("alpha"), now).ok());
+  ASSERT_TRUE(store.Sync(1, {Web(80)}, {WebCheck(Health::kPassing)}, false, now).ok());
+  store.TakeChanges();
+  uint64_t index = store.index();
+
+  Check orphan = WebCheck(Health::kPassing);
+  orphan.id = "orphan";
+  orphan.service_id = "ghost";
+  absl::Status status = store.Update(1, {Change(Web(81)), Change(orphan)}, now);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(status.message().find("changes[1]"), std::string::npos) << status;
+  EXPECT_NE(status.message().find("ghost"), std::string::npos) << status;
+  EXPECT_TRUE(store.TakeChanges().empty());
+  EXPECT_EQ(store.index(), index);
+  EXPECT_EQ(store.Shared().nodes.at(0)->services.at(0).port, 80);  // untouched
+
+  // The check first, its service second: valid as a whole.
+  Service ghost = Web(90);
+  ghost.id = "ghost";
+  ASSERT_TRUE(store.Update(1, {Change(orphan), Change(ghost)}, now).ok());
+  EXPECT_EQ(store.TakeChanges().size(), 1u);
+  EXPECT_GT(store.index(), index);
+  // The service deleted again takes its check with it.
+  ASSERT_TRUE(store.Update(1, {Change(DeleteService{"ghost"})}, now).ok());
+  EXPECT_EQ(store.Shared().nodes.at(0)->checks.size(), 1u);
+  store.TakeChanges();
+
+  // The same service, the same check result: nothing changes.
+  index = store.index();
+  CheckResult same{"web-check", Health::kPassing, ""};
+  ASSERT_TRUE(store.Update(1, {Change(Web(80)), Change(same)}, now).ok());
+  EXPECT_TRUE(store.TakeChanges().empty());
+  EXPECT_EQ(store.index(), index);
+  // A bad service is refused with its place in the message.
+  Service bad = Web(80);
+  bad.name = "not a label!";
+  status = store.Update(1, {Change(same), Change(bad)}, now);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(status.message().find("changes[1]"), std::string::npos) << status;
+}
+
 // A state handed out (to the builder, the HTTP view) is never modified:
 // changes replace it.
 TEST(CatalogStoreTest, StatesHandedOutAreNeverModified) {

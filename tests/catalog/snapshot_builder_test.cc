@@ -174,6 +174,55 @@ TEST(SnapshotBuilderTest, ChangedInstanceIsCompiledAgain) {
   ExpectSameAnswers(**second, **fresh, {Key("svc1", "t1")});
 }
 
+// Members name their service by its place in the node: a service that
+// changes places (a deletion before it, a reordered Sync, two that swap)
+// keeps its answers, and later changes still reach the right one.
+TEST(SnapshotBuilderTest, ServicesThatChangePlacesKeepTheirAnswers) {
+  auto service = [](const char* id, const char* name, uint16_t port) {
+    Service s;
+    s.id = id;
+    s.name = name;
+    s.port = port;
+    return s;
+  };
+  Catalog catalog;
+  catalog.nodes.emplace_back();
+  NodeState& node = catalog.nodes[0];
+  node.node.name = "n";
+  node.node.address = "10.0.0.1";
+  node.services = {service("web-1", "web", 1), service("web-2", "web", 2),
+                   service("api-1", "api", 3), service("web-3", "web", 4),
+                   service("api-2", "api", 5)};
+  SnapshotBuilder builder({});
+  ASSERT_TRUE(builder.Build(catalog).ok());
+  auto expect_fresh = [&](const char* step, size_t compiled) {
+    auto got = builder.Build(catalog);
+    auto want = BuildSnapshot(catalog, {});
+    ASSERT_TRUE(got.ok() && want.ok());
+    EXPECT_EQ(builder.compiled(), compiled) << step;
+    for (const char* name : {"web", "api"}) {
+      SCOPED_TRACE(absl::StrCat(step, ": ", name));
+      ExpectSameAnswers(**got, **want, {Key(name)});
+    }
+  };
+  for (Service& s : node.services) s.weights.warning = 7;  // SRV weights show health
+  Check warning;
+  warning.id = "web-3-check";
+  warning.service_id = "web-3";
+  warning.status = Health::kWarning;
+  node.checks = {warning};
+  ASSERT_TRUE(builder.Build(catalog).ok());
+  node.services.erase(node.services.begin());  // the rest move up
+  expect_fresh("web-1 deleted", 1);             // web only
+  std::swap(node.services[0], node.services[2]);  // web-2 <-> web-3: one group
+  std::swap(node.services[1], node.services[3]);  // api-1 <-> api-2
+  expect_fresh("reordered", 0);
+  node.services[0].port = 44;  // web-3, now first
+  expect_fresh("web-3 changed", 1);
+  node.services[1].port = 55;  // api-2, now second
+  expect_fresh("api-2 changed", 1);
+}
+
 // A tag's answers are a view of its service's (no copy of the records) and
 // hold exactly what the service's answers would be with only the tagged
 // instances: addresses once each, SRV records in order, targets grouped.
