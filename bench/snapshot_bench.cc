@@ -149,9 +149,9 @@ void BM_RebuildAfterChanges(benchmark::State& state) {
       auto& node = c.nodes[rng() % c.nodes.size()];
       if (node.services.empty()) continue;  // a node without instances: nothing to flip
       if (node.checks.empty()) {
-        node.services[rng() % node.services.size()].port ^= 1;
+        node.services[rng() % node.services.size()].Mutable().port ^= 1;
       } else {
-        auto& check = node.checks[rng() % node.checks.size()];
+        catalog::Check& check = node.checks[rng() % node.checks.size()].Mutable();
         check.status = check.status == catalog::Health::kCritical ? catalog::Health::kPassing
                                                                   : catalog::Health::kCritical;
       }

@@ -54,9 +54,12 @@ absl::Status Apply(const Change& change, NodeState& state, bool& changed) {
       return absl::InvalidArgumentError(
           absl::StrCat("check_status: check \"", result->check_id, "\" does not exist"));
     }
-    changed |= it->status != result->status || it->output != result->output;
-    it->status = result->status;
-    it->output = result->output;
+    if ((*it)->status != result->status || (*it)->output != result->output) {
+      Check& updated = it->Mutable();
+      updated.status = result->status;
+      updated.output = result->output;
+      changed = true;
+    }
   }
   return absl::OkStatus();
 }
@@ -152,8 +155,10 @@ absl::Status CatalogStore::Sync(StreamId stream, std::vector<Service> services,
   if (!record.ok()) return record.status();
   NodeState next;
   next.node = (*record)->state->node;
-  next.services = std::move(services);
-  next.checks = std::move(checks);
+  next.services.assign(std::make_move_iterator(services.begin()),
+                       std::make_move_iterator(services.end()));
+  next.checks.assign(std::make_move_iterator(checks.begin()),
+                     std::make_move_iterator(checks.end()));
   if (auto s = ValidateNodeState(next); !s.ok()) return s;
   next.status = leaving ? NodeStatus::kLeft : NodeStatus::kAlive;
   (*record)->last_contact = now;

@@ -54,14 +54,43 @@ struct Node {
   bool operator==(const Node&) const = default;
 };
 
+// A value shared by the successive states of a node: copying one copies a
+// pointer, and two copies of one value compare equal without reading it.
+// The store replaces a node's whole state on every change, so a service
+// that did not change is shared by the old and new states, not copied, and
+// the snapshot builder tells it apart from a changed one in O(1).
+template <typename T>
+class Shared {
+ public:
+  Shared() : value_(std::make_shared<T>()) {}
+  Shared(T value) : value_(std::make_shared<T>(std::move(value))) {}  // NOLINT: a value
+  operator const T&() const { return *value_; }  // NOLINT: reads as the value
+  const T& operator*() const { return *value_; }
+  const T* operator->() const { return value_.get(); }
+  // The value to change: copied first unless this is its only owner (only
+  // the thread that owns the states copies them, so that cannot change
+  // behind its back).
+  T& Mutable() {
+    if (value_.use_count() != 1) value_ = std::make_shared<T>(*value_);
+    return *value_;
+  }
+  bool operator==(const Shared& other) const {
+    return value_ == other.value_ || *value_ == *other.value_;
+  }
+  bool operator==(const T& other) const { return *value_ == other; }
+
+ private:
+  std::shared_ptr<T> value_;
+};
+
 // Liveness of a node as the server sees its agent.
 enum class NodeStatus : uint8_t { kAlive, kFailed, kLeft };
 
 // A node and everything it owns.
 struct NodeState {
   Node node;
-  std::vector<Service> services;
-  std::vector<Check> checks;
+  std::vector<Shared<Service>> services;
+  std::vector<Shared<Check>> checks;
   NodeStatus status = NodeStatus::kAlive;
   bool operator==(const NodeState&) const = default;
 };

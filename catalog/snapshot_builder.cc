@@ -220,11 +220,11 @@ void SnapshotBuilder::Update(NodeSlot& slot, NodeSlot next, const NodeKey& key) 
   const auto& new_services = after.services;
   absl::flat_hash_map<absl::string_view, uint32_t> places;  // made if places change
   auto place_of = [&](uint32_t i) -> int64_t {
-    const std::string& id = old_services[i].id;
-    if (i < new_services.size() && new_services[i].id == id) return i;
+    const std::string& id = old_services[i]->id;
+    if (i < new_services.size() && new_services[i]->id == id) return i;
     if (places.empty()) {
       places.reserve(new_services.size());
-      for (uint32_t j = 0; j < new_services.size(); ++j) places.emplace(new_services[j].id, j);
+      for (uint32_t j = 0; j < new_services.size(); ++j) places.emplace(new_services[j]->id, j);
     }
     auto it = places.find(id);
     return it == places.end() ? int64_t{-1} : int64_t{it->second};

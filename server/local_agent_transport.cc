@@ -39,8 +39,8 @@ void LocalAgentTransport::Start() {
   {
     std::lock_guard<std::mutex> lock(state_->mu);
     hello.node = state_->state.node;
-    sync.services = state_->state.services;
-    sync.checks = state_->state.checks;
+    sync.services.assign(state_->state.services.begin(), state_->state.services.end());
+    sync.checks.assign(state_->state.checks.begin(), state_->state.checks.end());
   }
   queue_->Push(std::move(hello));
   queue_->Push(std::move(sync));

@@ -112,8 +112,8 @@ TEST_F(CatalogFileTest, LoadsTheExample) {
   const NodeState* web2 = FindNode(*catalog, "web2");
   ASSERT_NE(web2, nullptr);
   ASSERT_EQ(web2->checks.size(), 1u);
-  EXPECT_EQ(web2->checks[0].status, Health::kCritical);
-  EXPECT_EQ(web2->services[0].weights.passing, 10u);
+  EXPECT_EQ(web2->checks[0]->status, Health::kCritical);
+  EXPECT_EQ(web2->services[0]->weights.passing, 10u);
 
   const NodeState* mon1 = FindNode(*catalog, "mon1");
   ASSERT_NE(mon1, nullptr);

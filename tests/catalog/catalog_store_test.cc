@@ -47,7 +47,7 @@ TEST(CatalogStoreTest, ChangesNameEachChangedNodeOnceWithItsStateNow) {
   ASSERT_EQ(changes.size(), 1u);
   EXPECT_EQ(changes[0].first, (NodeKey{"dc1", "alpha"}));
   ASSERT_NE(changes[0].second, nullptr);
-  EXPECT_EQ(changes[0].second->services.at(0).port, 81);
+  EXPECT_EQ(changes[0].second->services.at(0)->port, 81);
   EXPECT_TRUE(store.TakeChanges().empty());  // taken
 
   // Nothing new: no change, and the index stays.
@@ -78,7 +78,7 @@ TEST(CatalogStoreTest, UpdatesAreValidatedWholeAndNoOpsChangeNothing) {
   EXPECT_NE(status.message().find("ghost"), std::string::npos) << status;
   EXPECT_TRUE(store.TakeChanges().empty());
   EXPECT_EQ(store.index(), index);
-  EXPECT_EQ(store.Shared().nodes.at(0)->services.at(0).port, 80);  // untouched
+  EXPECT_EQ(store.Shared().nodes.at(0)->services.at(0)->port, 80);  // untouched
 
   // The check first, its service second: valid as a whole.
   Service ghost = Web(90);
@@ -105,6 +105,30 @@ TEST(CatalogStoreTest, UpdatesAreValidatedWholeAndNoOpsChangeNothing) {
   EXPECT_NE(status.message().find("changes[1]"), std::string::npos) << status;
 }
 
+// An update copies its node's state, but not the services and checks it
+// does not touch: those are the same objects in both states, so an update
+// on a node of a thousand services costs O(change), and the builder sees
+// at once that they did not change.
+TEST(CatalogStoreTest, UntouchedServicesAndChecksAreSharedBetweenStates) {
+  CatalogStore store("dc1");
+  absl::Time now = absl::UnixEpoch();
+  Service api = Web(90);
+  api.id = "api-1";
+  api.name = "api";
+  ASSERT_TRUE(store.Hello(1, NodeNamed("alpha"), now).ok());
+  ASSERT_TRUE(store.Sync(1, {Web(80), api}, {WebCheck(Health::kPassing)}, false, now).ok());
+  std::shared_ptr<const NodeState> before = store.Shared().nodes.at(0);
+  ASSERT_TRUE(
+      store.Update(1, {Change(CheckResult{"web-check", Health::kCritical, "down"})}, now).ok());
+  std::shared_ptr<const NodeState> after = store.Shared().nodes.at(0);
+  ASSERT_NE(before, after);
+  EXPECT_EQ(&*before->services[0], &*after->services[0]);  // shared
+  EXPECT_EQ(&*before->services[1], &*after->services[1]);
+  EXPECT_NE(&*before->checks[0], &*after->checks[0]);      // the one changed
+  EXPECT_EQ(before->checks[0]->status, Health::kPassing);  // and the old one kept
+  EXPECT_EQ(after->checks[0]->status, Health::kCritical);
+}
+
 // A state handed out (to the builder, the HTTP view) is never modified:
 // changes replace it.
 TEST(CatalogStoreTest, StatesHandedOutAreNeverModified) {
@@ -116,9 +140,9 @@ TEST(CatalogStoreTest, StatesHandedOutAreNeverModified) {
   SharedCatalog view = store.Shared();
   ASSERT_TRUE(
       store.Update(1, {Change(CheckResult{"web-check", Health::kCritical, "down"})}, now).ok());
-  EXPECT_EQ(held->checks.at(0).status, Health::kPassing);
-  EXPECT_EQ(view.nodes.at(0)->checks.at(0).status, Health::kPassing);
-  EXPECT_EQ(store.TakeChanges().at(0).second->checks.at(0).status, Health::kCritical);
+  EXPECT_EQ(held->checks.at(0)->status, Health::kPassing);
+  EXPECT_EQ(view.nodes.at(0)->checks.at(0)->status, Health::kPassing);
+  EXPECT_EQ(store.TakeChanges().at(0).second->checks.at(0)->status, Health::kCritical);
 }
 
 TEST(CatalogStoreTest, RejectedUpdateChangesNothing) {
@@ -133,7 +157,7 @@ TEST(CatalogStoreTest, RejectedUpdateChangesNothing) {
   EXPECT_FALSE(store.Update(1, {Change(Web(90)), Change(orphan)}, now).ok());
   EXPECT_TRUE(store.TakeChanges().empty());
   EXPECT_EQ(store.index(), index);
-  EXPECT_EQ(store.Shared().nodes.at(0)->services.at(0).port, 80);
+  EXPECT_EQ(store.Shared().nodes.at(0)->services.at(0)->port, 80);
 }
 
 // A gone agent's node fails after the grace period, then is reaped: both

@@ -45,18 +45,18 @@ Catalog FullCatalog() {
   redis.address = "10.3.13.112";
   redis.port = 65535;
   web1.services.push_back(redis);
-  web1.checks.push_back({.id = "web-v1-http",
+  web1.checks.push_back(Check{.id = "web-v1-http",
                          .name = "HTTP",
                          .service_id = "web-v1",
                          .status = Health::kPassing,
                          .output = "HTTP 200 OK",
                          .notes = "GET /healthz"});
-  web1.checks.push_back({.id = "red0-ping",
+  web1.checks.push_back(Check{.id = "red0-ping",
                          .name = "PING",
                          .service_id = "red0",
                          .status = Health::kWarning});
   web1.checks.push_back(
-      {.id = "serfHealth", .name = "alive", .status = Health::kCritical});
+      Check{.id = "serfHealth", .name = "alive", .status = Health::kCritical});
   catalog.nodes.push_back(web1);
 
   NodeState v6 = MakeNodeState("mon1", "2001:db8::10", "");
@@ -104,9 +104,9 @@ TEST(ProtoConvertTest, ValidCatalogConverts) {
   EXPECT_EQ(catalog->nodes[3].node.name, "db3");
   EXPECT_EQ(catalog->nodes[3].status, NodeStatus::kAlive);
   ASSERT_EQ(catalog->nodes[3].services.size(), 1u);
-  EXPECT_EQ(catalog->nodes[3].services[0].port, 6000);
+  EXPECT_EQ(catalog->nodes[3].services[0]->port, 6000);
   ASSERT_EQ(catalog->nodes[3].checks.size(), 1u);
-  EXPECT_EQ(catalog->nodes[3].checks[0].status, Health::kPassing);
+  EXPECT_EQ(catalog->nodes[3].checks[0]->status, Health::kPassing);
 }
 
 TEST(ProtoConvertTest, RoundTripModelToProtoToModel) {

@@ -59,7 +59,7 @@ TEST(SnapshotBuilderTest, UnchangedServicesShareTheirAnswers) {
   // One check goes critical: svc7's only instance leaves its three groups
   // (the service and its two tags), which are dropped, not compiled; the
   // other services of node 7 keep their answers.
-  catalog.nodes[7].checks[0].status = Health::kCritical;
+  catalog.nodes[7].checks[0].Mutable().status = Health::kCritical;
   auto changed = builder.Build(catalog);
   ASSERT_TRUE(changed.ok());
   EXPECT_EQ(builder.compiled(), 0u);
@@ -108,8 +108,8 @@ TEST(SnapshotBuilderTest, IncrementalBuildsMatchFromScratch) {
   catalog.nodes[4].status = NodeStatus::kFailed;        // a node fails
   catalog.nodes[5].status = NodeStatus::kLeft;          // and one leaves
   catalog.nodes[6].node.address = "10.9.9.9";           // a node moves
-  catalog.nodes[7].services[1].tags = {"fresh"};        // tags change
-  catalog.nodes[8].services[0].address = "192.0.2.77";  // an own address
+  catalog.nodes[7].services[1].Mutable().tags = {"fresh"};        // tags change
+  catalog.nodes[8].services[0].Mutable().address = "192.0.2.77";  // an own address
   catalog.nodes.erase(catalog.nodes.begin() + 9);       // a node is reaped
   Catalog extra = ManyServices(3, 1);
   extra.nodes[0].node.name = "newcomer";
@@ -160,7 +160,7 @@ TEST(SnapshotBuilderTest, ChangedInstanceIsCompiledAgain) {
   Catalog catalog = ManyServices(20, 4);
   auto first = builder.Build(catalog);
   ASSERT_TRUE(first.ok());
-  catalog.nodes[1].services[0].port = 4242;  // svc1 moves
+  catalog.nodes[1].services[0].Mutable().port = 4242;  // svc1 moves
   auto second = builder.Build(catalog);
   ASSERT_TRUE(second.ok());
   const AnswerSet* before = (*first)->Find(Key("svc1"));
@@ -205,7 +205,7 @@ TEST(SnapshotBuilderTest, ServicesThatChangePlacesKeepTheirAnswers) {
       ExpectSameAnswers(**got, **want, {Key(name)});
     }
   };
-  for (Service& s : node.services) s.weights.warning = 7;  // SRV weights show health
+  for (auto& s : node.services) s.Mutable().weights.warning = 7;  // SRV weights show health
   Check warning;
   warning.id = "web-3-check";
   warning.service_id = "web-3";
@@ -217,9 +217,9 @@ TEST(SnapshotBuilderTest, ServicesThatChangePlacesKeepTheirAnswers) {
   std::swap(node.services[0], node.services[2]);  // web-2 <-> web-3: one group
   std::swap(node.services[1], node.services[3]);  // api-1 <-> api-2
   expect_fresh("reordered", 0);
-  node.services[0].port = 44;  // web-3, now first
+  node.services[0].Mutable().port = 44;  // web-3, now first
   expect_fresh("web-3 changed", 1);
-  node.services[1].port = 55;  // api-2, now second
+  node.services[1].Mutable().port = 55;  // api-2, now second
   expect_fresh("api-2 changed", 1);
 }
 
@@ -280,7 +280,7 @@ TEST(SnapshotBuilderTest, TagAnswersAreTheTaggedInstancesOfTheService) {
     // Then the only green instance goes, and x moves: green's answers go
     // with it, and the others follow.
     nodes[0].services.erase(nodes[0].services.begin() + 1);
-    nodes[3].services[0].port = 88;
+    nodes[3].services[0].Mutable().port = 88;
   }
   auto last = builder.Build(catalog);
   ASSERT_TRUE(last.ok());

@@ -63,7 +63,7 @@ Catalog TestCatalog() {
   n1.checks.push_back(MakeCheck("db1-check", "db1", Health::kCritical));
   NodeState n2 = MakeNode("n2", "10.0.0.2");
   n2.services.push_back(MakeService("web2", "web", 9080, {"v2"}));
-  n2.services.back().weights = {10, 3};
+  n2.services.back().Mutable().weights = {10, 3};
   n2.checks.push_back(MakeCheck("web2-check", "web2", Health::kWarning));
   NodeState n3 = MakeNode("n3", "2001:db8::3");
   n3.services.push_back(MakeService("web3", "web", 7080, {"v1"}));
