@@ -1,7 +1,6 @@
 #include "catalog/snapshot_builder.h"
 
 #include <algorithm>
-#include <iterator>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -25,6 +24,14 @@ std::string Key(KeyKind kind, std::initializer_list<absl::string_view> labels) {
 }
 
 Health Worse(Health a, Health b) { return a > b ? a : b; }
+
+// Calls f with each label of a list of labels in wire form.
+template <typename F>
+void ForEachLabel(absl::string_view labels, F f) {
+  for (size_t at = 0; at < labels.size(); at += 1 + static_cast<uint8_t>(labels[at])) {
+    f(labels.substr(at + 1, static_cast<uint8_t>(labels[at])));
+  }
+}
 
 }  // namespace
 
@@ -354,7 +361,9 @@ void SnapshotBuilder::CompileGroup(const std::string& key, Group& group) {
   }
   std::sort(tagged.begin(), tagged.end());
   tagged.erase(std::unique(tagged.begin(), tagged.end()), tagged.end());
-  std::vector<std::string> tags;
+  thread_local std::vector<absl::string_view> tags;  // sorted
+  tags.clear();
+  std::string labels;
   for (size_t begin = 0; begin < tagged.size();) {
     const std::string& tag = tagged[begin].first;
     subset.clear();
@@ -365,14 +374,15 @@ void SnapshotBuilder::CompileGroup(const std::string& key, Group& group) {
     answers_.Set(CompileSubset(TagKey(key, tag), service, instances, address_records, subset));
     ++compiled_;
     tags.push_back(tag);
+    labels.push_back(static_cast<char>(tag.size()));
+    labels += tag;
     begin = end;
   }
-  // Tags no instance has any more (both lists are sorted).
-  std::vector<std::string> gone;
-  std::set_difference(group.tags.begin(), group.tags.end(), tags.begin(), tags.end(),
-                      std::back_inserter(gone));
-  for (const std::string& tag : gone) answers_.Erase(TagKey(key, tag));
-  group.tags = std::move(tags);
+  // Tags no instance has any more.
+  ForEachLabel(group.tags, [&](absl::string_view tag) {
+    if (!std::binary_search(tags.begin(), tags.end(), tag)) answers_.Erase(TagKey(key, tag));
+  });
+  group.tags = std::move(labels);
 }
 
 void SnapshotBuilder::Mark(absl::string_view key, int sign) {
@@ -438,7 +448,7 @@ void SnapshotBuilder::CompileDirty() {
     group.dirty = false;
     if (group.members.empty()) {
       answers_.Erase(key);
-      for (const std::string& tag : group.tags) answers_.Erase(TagKey(key, tag));
+      ForEachLabel(group.tags, [&](absl::string_view tag) { answers_.Erase(TagKey(key, tag)); });
       groups_.erase(groups_.find(key));  // node_hash_map: other entries stay put
       continue;
     }

@@ -86,7 +86,9 @@ class SnapshotBuilder {
   // of its answers, made with them.
   struct Group {
     std::vector<Member> members;
-    std::vector<std::string> tags;  // lowercase, sorted: whose answers are set
+    // The tags whose answers are set: lowercase labels in wire form, sorted
+    // (a string rather than a vector of them: a few bytes, usually inline).
+    std::string tags;
     bool dirty = false;             // in dirty_groups_
   };
 
