@@ -207,12 +207,13 @@ void SnapshotBuilder::Contribute(const NodeSlot& slot, Op op) {
 }
 
 void SnapshotBuilder::Update(NodeSlot& slot, NodeSlot next, const NodeKey& key) {
-  NodeSlot before = std::exchange(slot, nullptr);  // kept alive until the end
+  // Removals read the state the members were made from, still in the slot;
+  // `before` keeps it alive once the slot moves on.
+  NodeSlot before = slot;
   const NodeState& after = *next;
   NodeContext was = Context(*before), is = Context(after);
   if (before->node != after.node || before->status != after.status || was.health != is.health ||
       before->status == NodeStatus::kLeft) {
-    slot = before;
     Contribute(slot, kRemove);
     slot = std::move(next);
     Contribute(slot, kAdd);
@@ -238,7 +239,6 @@ void SnapshotBuilder::Update(NodeSlot& slot, NodeSlot next, const NodeKey& key) 
   };
   std::vector<bool> kept(new_services.size());
   std::vector<std::pair<uint32_t, uint32_t>> moves;
-  slot = before;  // removals read the state the members were made from
   for (uint32_t i = 0; i < old_services.size(); ++i) {
     int64_t j = place_of(i);
     if (j >= 0 && new_services[j] == old_services[i] &&
