@@ -33,6 +33,29 @@ void ForEachLabel(absl::string_view labels, F f) {
   }
 }
 
+// Adds to `out` the service ids of the checks that are in one list and not
+// the other, as objects (a changed check is a new object).
+void ChangedChecks(const std::vector<Shared<Check>>& a, const std::vector<Shared<Check>>& b,
+                   absl::flat_hash_set<absl::string_view>& out) {
+  if (a.size() == b.size()) {  // most updates: compared in place
+    for (size_t i = 0; i < a.size(); ++i) {
+      if (&*a[i] == &*b[i]) continue;
+      out.insert(a[i]->service_id);
+      out.insert(b[i]->service_id);
+    }
+    return;
+  }
+  absl::flat_hash_set<const Check*> in_a, in_b;
+  for (const auto& check : a) in_a.insert(&*check);
+  for (const auto& check : b) in_b.insert(&*check);
+  for (const auto& check : a) {
+    if (!in_b.contains(&*check)) out.insert(check->service_id);
+  }
+  for (const auto& check : b) {
+    if (!in_a.contains(&*check)) out.insert(check->service_id);
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<ServiceTtlRule> ParseServiceTtlRule(absl::string_view text) {
@@ -173,24 +196,36 @@ absl::StatusOr<std::unique_ptr<Snapshot>> SnapshotBuilder::Build(uint64_t index)
 
 SnapshotBuilder::NodeContext SnapshotBuilder::Context(const NodeState& state) const {
   NodeContext c;
+  c.state = &state;
   const Node& node = state.node;
   c.dc = Lower(node.datacenter.empty() ? options_.datacenter : node.datacenter);
   c.address_size = ParseAddress(node.address, c.address);
   c.health = state.status == NodeStatus::kFailed ? Health::kCritical : Health::kPassing;
   for (const Check& check : state.checks) {
-    if (check.service_id.empty()) {
-      c.health = Worse(c.health, check.status);
-    } else {
-      auto [it, inserted] = c.service_health.try_emplace(check.service_id, check.status);
-      if (!inserted) it->second = Worse(it->second, check.status);
-    }
+    if (check.service_id.empty()) c.health = Worse(c.health, check.status);
   }
   return c;
 }
 
 Health SnapshotBuilder::NodeContext::Of(const Service& service) const {
-  auto it = service_health.find(service.id);
-  return it == service_health.end() ? health : Worse(health, it->second);
+  constexpr int kScansBeforeIndex = 8;
+  if (!indexed_ && ++scans_ <= kScansBeforeIndex) {
+    Health worst = health;
+    for (const Check& check : state->checks) {
+      if (check.service_id == service.id) worst = Worse(worst, check.status);
+    }
+    return worst;
+  }
+  if (!indexed_) {
+    for (const Check& check : state->checks) {
+      if (check.service_id.empty()) continue;
+      auto [it, inserted] = service_health_.try_emplace(check.service_id, check.status);
+      if (!inserted) it->second = Worse(it->second, check.status);
+    }
+    indexed_ = true;
+  }
+  auto it = service_health_.find(service.id);
+  return it == service_health_.end() ? health : Worse(health, it->second);
 }
 
 void SnapshotBuilder::Contribute(const NodeSlot& slot, Op op) {
@@ -237,12 +272,17 @@ void SnapshotBuilder::Update(NodeSlot& slot, NodeSlot next, const NodeKey& key) 
     auto it = places.find(id);
     return it == places.end() ? int64_t{-1} : int64_t{it->second};
   };
+  // A service's health can differ only if one of its checks is not the
+  // same object in both states: usually none, or the one a result names.
+  absl::flat_hash_set<absl::string_view> rechecked;
+  ChangedChecks(before->checks, after.checks, rechecked);
   std::vector<bool> kept(new_services.size());
   std::vector<std::pair<uint32_t, uint32_t>> moves;
   for (uint32_t i = 0; i < old_services.size(); ++i) {
     int64_t j = place_of(i);
     if (j >= 0 && new_services[j] == old_services[i] &&
-        was.Of(old_services[i]) == is.Of(new_services[j])) {
+        (!rechecked.contains(old_services[i]->id) ||
+         was.Of(old_services[i]) == is.Of(new_services[j]))) {
       kept[j] = true;
       if (j != i) moves.emplace_back(i, static_cast<uint32_t>(j));
     } else {

@@ -94,12 +94,21 @@ class SnapshotBuilder {
 
   // What a node's services share: its datacenter, address and health.
   struct NodeContext {
+    const NodeState* state = nullptr;
     std::string dc;  // lowercase
     char address[16];
     size_t address_size = 0;
     Health health = Health::kPassing;  // the node's own checks, and failure
-    absl::flat_hash_map<absl::string_view, Health> service_health;  // by service id
+    // A service's health with its checks. The first few are found by a
+    // scan of the node's checks (an update asks about one or two services
+    // of a node that may have a thousand); then an index by service id is
+    // made once.
     Health Of(const Service& service) const;
+
+   private:
+    mutable int scans_ = 0;
+    mutable bool indexed_ = false;
+    mutable absl::flat_hash_map<absl::string_view, Health> service_health_;
   };
   NodeContext Context(const NodeState& state) const;
 

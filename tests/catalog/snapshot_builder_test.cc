@@ -223,6 +223,38 @@ TEST(SnapshotBuilderTest, ServicesThatChangePlacesKeepTheirAnswers) {
   expect_fresh("api-2 changed", 1);
 }
 
+// A service's health is looked up by scanning the node's checks for the
+// first few services an update touches, then through an index: both give
+// what a fresh build gives, whichever checks change, are added or go.
+TEST(SnapshotBuilderTest, HealthFollowsChecksHoweverManyChange) {
+  Catalog catalog = ManyServices(24, 1);  // one node, 24 services with a check each
+  SnapshotBuilder builder({});
+  ASSERT_TRUE(builder.Build(catalog).ok());
+  std::vector<std::string> keys;
+  for (int s = 0; s < 24; ++s) keys.push_back(Key(absl::StrCat("svc", s).c_str()));
+  auto expect_fresh = [&](const char* step) {
+    auto got = builder.Build(catalog);
+    auto want = BuildSnapshot(catalog, {});
+    ASSERT_TRUE(got.ok() && want.ok());
+    SCOPED_TRACE(step);
+    EXPECT_EQ((*got)->instance_count, (*want)->instance_count);
+    ExpectSameAnswers(**got, **want, keys);
+  };
+  auto& checks = catalog.nodes[0].checks;
+  checks[5].Mutable().status = Health::kCritical;  // one result: a scan
+  expect_fresh("one check");
+  for (int c = 0; c < 20; ++c) {  // twenty at once: past the scans, the index
+    checks[c].Mutable().status = c % 2 ? Health::kCritical : Health::kWarning;
+  }
+  expect_fresh("twenty checks");
+  checks.erase(checks.begin() + 3);  // svc3 has no check: passing again
+  Check second = *checks[7];
+  second.id = "second";
+  second.status = Health::kCritical;
+  checks.push_back(second);  // and svc8 (checks[7] after the erase) a second one
+  expect_fresh("checks added and gone");
+}
+
 // A tag's answers are a view of its service's (no copy of the records) and
 // hold exactly what the service's answers would be with only the tagged
 // instances: addresses once each, SRV records in order, targets grouped.
