@@ -40,6 +40,10 @@ class UdpSocket {
         replies_(new uint8_t[slot_size_ * kBatch]) {
     for (size_t i = 0; i < kBatch; ++i) {
       query_iov_[i] = {queries_.get() + i * kQueryRoom, kQueryRoom};
+      in_[i] = {};
+      in_[i].msg_hdr.msg_name = &from_[i];
+      in_[i].msg_hdr.msg_iov = &query_iov_[i];
+      in_[i].msg_hdr.msg_iovlen = 1;
     }
     uv_poll_init(&worker->loop_, &handle_, fd_);
     handle_.data = this;
@@ -67,13 +71,9 @@ class UdpSocket {
   }
 
   int Receive() {
-    for (size_t i = 0; i < kBatch; ++i) {
-      in_[i] = {};
-      in_[i].msg_hdr.msg_name = &from_[i];
-      in_[i].msg_hdr.msg_namelen = sizeof(from_[i]);
-      in_[i].msg_hdr.msg_iov = &query_iov_[i];
-      in_[i].msg_hdr.msg_iovlen = 1;
-    }
+    // The headers point at fixed buffers (set once); the kernel rewrites
+    // only the address lengths, which must be room again.
+    for (mmsghdr& m : in_) m.msg_hdr.msg_namelen = sizeof(sockaddr_storage);
     return recvmmsg(fd_, in_, kBatch, MSG_DONTWAIT, nullptr);
   }
 
