@@ -165,11 +165,12 @@ absl::StatusOr<std::unique_ptr<Snapshot>> SnapshotBuilder::Build(uint64_t index)
 
   domains_ = snapshot->domains;  // SRV targets name them
   if (nodes_.empty()) {
-    // A first build: size the tables once. Keys: a service, about two tags
-    // each, a node and its reverse name.
+    // A first build: size the tables once. Groups: at most one per
+    // service. Answer keys: a service, about two tags each, a node and its
+    // reverse name.
     size_t services = 0;
     for (const auto& [key, state] : pending_) services += state ? state->services.size() : 0;
-    groups_.reserve(3 * services);
+    groups_.reserve(services);
     answers_.Reserve(3 * services + 2 * pending_.size());
   }
   for (auto& [key, state] : pending_) {
