@@ -46,6 +46,10 @@ class AnswerMap {
 
   // Adds or replaces the answers for answers->key().
   void Set(AnswerSetRef answers);
+  // Set() for each, with distinct keys. A large batch (a first build) is
+  // set shard after shard, each filled while it is in cache, and shared
+  // out by shard over `parts` threads.
+  void SetAll(std::vector<AnswerSetRef> sets, int parts = 1);
   // Room for `keys` keys in all, spread evenly: a large first build then
   // does not grow (and rehash) each shard several times.
   void Reserve(size_t keys);
@@ -55,6 +59,8 @@ class AnswerMap {
   // The shards' own hash function, so that Find can pass its result on.
   static size_t Hash(absl::string_view key) { return Shard::hasher{}(key); }
   size_t ShardOf(absl::string_view key) const { return Hash(key) >> (64 - shard_bits_); }
+  // The shard bits for `keys` keys: at most 128 a shard, up to the maximum.
+  int BitsFor(size_t keys) const;
   // Splits every shard in 4 (a map that grew past 128 entries a shard):
   // O(size), once per fourfold growth.
   void Split(int bits);

@@ -123,13 +123,25 @@ class SnapshotBuilder {
   void Update(NodeSlot& slot, NodeSlot next, const NodeKey& key);
   void ContributeService(const NodeSlot& slot, const NodeContext& context, uint32_t service,
                          Op op, uint32_t from = 0, uint32_t to = 0);
+  // key = kind, the context's datacenter, then `label` lowercased.
+  static const std::string& DcKey(KeyKind kind, const NodeContext& c, absl::string_view label,
+                                  std::string& key);
+  // The key of the service's group: its (untagged) service key.
+  static const std::string& GroupKey(const NodeContext& c, const Service& service,
+                                     std::string& key);
   void Mark(absl::string_view key, int sign);
   void Reverse(std::string key, std::string target, int sign);
   void Join(absl::string_view key, Member member, Op op, uint32_t to);
   // Recompiles (or drops) the answers of every key touched since the last build.
   void CompileDirty();
-  // A service's answers and its tags'.
-  void CompileGroup(const std::string& key, Group& group);
+  // What compiling groups yields for the answer map.
+  struct CompiledAnswers {
+    std::vector<AnswerSetRef> sets;
+    std::vector<std::string> erased;  // keys of tags no instance has any more
+  };
+  // A service's answers and its tags'. Groups compile on several threads
+  // at once: this reads only the group, its members and options.
+  void CompileGroup(const std::string& key, Group& group, CompiledAnswers& out) const;
   static std::string TagKey(absl::string_view service_key, absl::string_view tag);
 
   SnapshotOptions options_;
@@ -147,6 +159,7 @@ class SnapshotBuilder {
   absl::flat_hash_map<std::string, uint32_t> markers_;                  // contributors per key
   absl::flat_hash_set<std::string> dirty_;  // reverse and marker keys
   std::string key_buffer_;
+  std::string prefetch_key_;
   absl::flat_hash_set<NodeKey> dirty_nodes_;
   AnswerMap answers_;
   size_t instance_count_ = 0;

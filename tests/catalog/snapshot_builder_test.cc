@@ -1,11 +1,14 @@
 #include "catalog/snapshot_builder.h"
 
+#include <sched.h>
+
 #include <algorithm>
 #include <string>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "base/parallel.h"
 #include "dns/name.h"
 #include "gtest/gtest.h"
 
@@ -153,6 +156,39 @@ TEST(SnapshotBuilderTest, IncrementalBuildsMatchFromScratch) {
   reverse.AddWire(*dns::EncodeName("77.2.0.192.in-addr.arpa"));
   ASSERT_NE((*incremental)->Find(reverse.view()), nullptr);
   EXPECT_EQ((*incremental)->Find(reverse.view())->wire(), (*fresh)->Find(reverse.view())->wire());
+}
+
+// A large build compiles its groups, and fills the answer table, on every
+// CPU it may use: it must answer exactly as the same build on one CPU.
+TEST(SnapshotBuilderTest, LargeBuildsAnswerTheSameOnOneCpuAsOnSeveral) {
+  if (UsableCpus() < 2) GTEST_SKIP() << "one CPU: the build is not shared out";
+  constexpr int kServices = 40'000;  // above the size that is shared out
+  Catalog catalog = ManyServices(kServices, 4'000);
+  auto several = BuildSnapshot(catalog, {});
+  cpu_set_t all, one;
+  ASSERT_EQ(sched_getaffinity(0, sizeof(all), &all), 0);
+  CPU_ZERO(&one);
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (CPU_ISSET(cpu, &all)) {
+      CPU_SET(cpu, &one);
+      break;
+    }
+  }
+  ASSERT_EQ(sched_setaffinity(0, sizeof(one), &one), 0);
+  ASSERT_EQ(UsableCpus(), 1);
+  auto single = BuildSnapshot(catalog, {});
+  ASSERT_EQ(sched_setaffinity(0, sizeof(all), &all), 0);
+  ASSERT_TRUE(several.ok() && single.ok());
+  EXPECT_EQ((*several)->instance_count, static_cast<size_t>(kServices));
+  EXPECT_EQ((*several)->answers.size(), (*single)->answers.size());
+  std::vector<std::string> keys;
+  for (int s = 0; s < kServices; ++s) {
+    std::string service = absl::StrCat("svc", s);
+    for (const char* tag : {"", "t0", "t1", "t2"}) keys.push_back(Key(service.c_str(), tag));
+  }
+  ExpectSameAnswers(**several, **single, keys);
+  EXPECT_NE((*several)->Find(Key("svc5", "t2")), nullptr);  // tags t1 and t(5 % 3)
+  EXPECT_EQ((*several)->Find(Key("svc5", "t0")), nullptr);
 }
 
 TEST(SnapshotBuilderTest, ChangedInstanceIsCompiledAgain) {
