@@ -9,6 +9,25 @@
 namespace svcdns::catalog {
 namespace {
 
+// Erases the elements that match, each replaced by the last one: the others
+// keep their places. (A node's services and checks have no order; the
+// builder follows each service by its place, so a deletion from a node of a
+// thousand services moves one of them, not every one after it.)
+template <typename T, typename Match>
+bool SwapErase(std::vector<T>& items, Match match) {
+  bool erased = false;
+  for (size_t i = 0; i < items.size();) {
+    if (!match(items[i])) {
+      ++i;
+      continue;
+    }
+    if (i + 1 != items.size()) items[i] = std::move(items.back());
+    items.pop_back();
+    erased = true;
+  }
+  return erased;
+}
+
 // Applies one change to `state` (a copy), validating what it brings: the
 // node's other services and checks were valid already, so an update costs
 // O(change) checks rather than O(node). (Whether a new check's service
@@ -34,8 +53,8 @@ absl::Status Apply(const Change& change, NodeState& state, bool& changed) {
       changed = true;
     }
   } else if (const auto* del = std::get_if<DeleteService>(&change)) {
-    changed |= std::erase_if(state.services, [&](const Service& s) { return s.id == del->id; }) > 0;
-    changed |= std::erase_if(state.checks, [&](const Check& c) { return c.service_id == del->id; }) > 0;
+    changed |= SwapErase(state.services, [&](const Service& s) { return s.id == del->id; });
+    changed |= SwapErase(state.checks, [&](const Check& c) { return c.service_id == del->id; });
   } else if (const auto* check = std::get_if<Check>(&change)) {
     if (auto s = ValidateCheck(*check); !s.ok()) return s;  // its service: see Update()
     auto it = check_of(check->id);
@@ -47,7 +66,7 @@ absl::Status Apply(const Change& change, NodeState& state, bool& changed) {
       changed = true;
     }
   } else if (const auto* del_check = std::get_if<DeleteCheck>(&change)) {
-    changed |= std::erase_if(state.checks, [&](const Check& c) { return c.id == del_check->id; }) > 0;
+    changed |= SwapErase(state.checks, [&](const Check& c) { return c.id == del_check->id; });
   } else if (const auto* result = std::get_if<CheckResult>(&change)) {
     auto it = check_of(result->check_id);
     if (it == state.checks.end()) {

@@ -34,27 +34,24 @@ void ForEachLabel(absl::string_view labels, F f) {
   }
 }
 
-// Adds to `out` the service ids of the checks that are in one list and not
-// the other, as objects (a changed check is a new object).
-void ChangedChecks(const std::vector<Shared<Check>>& a, const std::vector<Shared<Check>>& b,
-                   absl::flat_hash_set<absl::string_view>& out) {
-  if (a.size() == b.size()) {  // most updates: compared in place
-    for (size_t i = 0; i < a.size(); ++i) {
-      if (&*a[i] == &*b[i]) continue;
-      out.insert(a[i]->service_id);
-      out.insert(b[i]->service_id);
-    }
-    return;
+// The ids of the services with a check that is in one list and not the
+// other, as objects (a changed check is a new object), sorted. Compared
+// place by place: a check in one list only is at a place where the other
+// list has another check, or none, so its service is among those returned.
+// (The store keeps checks in their places: usually one or two.)
+std::vector<absl::string_view> ChangedChecks(const std::vector<Shared<Check>>& a,
+                                             const std::vector<Shared<Check>>& b) {
+  std::vector<absl::string_view> ids;
+  for (size_t i = 0; i < std::max(a.size(), b.size()); ++i) {
+    const Check* x = i < a.size() ? &*a[i] : nullptr;
+    const Check* y = i < b.size() ? &*b[i] : nullptr;
+    if (x == y) continue;
+    if (x != nullptr) ids.push_back(x->service_id);
+    if (y != nullptr) ids.push_back(y->service_id);
   }
-  absl::flat_hash_set<const Check*> in_a, in_b;
-  for (const auto& check : a) in_a.insert(&*check);
-  for (const auto& check : b) in_b.insert(&*check);
-  for (const auto& check : a) {
-    if (!in_b.contains(&*check)) out.insert(check->service_id);
-  }
-  for (const auto& check : b) {
-    if (!in_a.contains(&*check)) out.insert(check->service_id);
-  }
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  return ids;
 }
 
 }  // namespace
@@ -271,27 +268,30 @@ void SnapshotBuilder::Update(NodeSlot& slot, NodeSlot next, const NodeKey& key) 
   // thousand services recompiles one service and touches no other group.
   const auto& old_services = before->services;
   const auto& new_services = after.services;
-  absl::flat_hash_map<absl::string_view, uint32_t> places;  // made if places change
+  auto same_place = [&](uint32_t i) {  // (most services are the same object)
+    return i < old_services.size() && i < new_services.size() &&
+           (&*new_services[i] == &*old_services[i] || new_services[i]->id == old_services[i]->id);
+  };
+  // Where the services that are not at their old place are now (ids are
+  // unique in a node): after a deletion or an addition, one or two.
+  absl::flat_hash_map<absl::string_view, uint32_t> moved;
+  for (uint32_t j = 0; j < new_services.size(); ++j) {
+    if (!same_place(j)) moved.emplace(new_services[j]->id, j);
+  }
   auto place_of = [&](uint32_t i) -> int64_t {
-    const std::string& id = old_services[i]->id;
-    if (i < new_services.size() && new_services[i]->id == id) return i;
-    if (places.empty()) {
-      places.reserve(new_services.size());
-      for (uint32_t j = 0; j < new_services.size(); ++j) places.emplace(new_services[j]->id, j);
-    }
-    auto it = places.find(id);
-    return it == places.end() ? int64_t{-1} : int64_t{it->second};
+    if (same_place(i)) return i;
+    auto it = moved.find(old_services[i]->id);
+    return it == moved.end() ? int64_t{-1} : int64_t{it->second};
   };
   // A service's health can differ only if one of its checks is not the
   // same object in both states: usually none, or the one a result names.
-  absl::flat_hash_set<absl::string_view> rechecked;
-  ChangedChecks(before->checks, after.checks, rechecked);
+  std::vector<absl::string_view> rechecked = ChangedChecks(before->checks, after.checks);
   std::vector<bool> kept(new_services.size());
   std::vector<std::pair<uint32_t, uint32_t>> moves;
   for (uint32_t i = 0; i < old_services.size(); ++i) {
     int64_t j = place_of(i);
     if (j >= 0 && new_services[j] == old_services[i] &&
-        (!rechecked.contains(old_services[i]->id) ||
+        (!std::binary_search(rechecked.begin(), rechecked.end(), old_services[i]->id) ||
          was.Of(old_services[i]) == is.Of(new_services[j]))) {
       kept[j] = true;
       if (j != i) moves.emplace_back(i, static_cast<uint32_t>(j));

@@ -129,6 +129,39 @@ TEST(CatalogStoreTest, UntouchedServicesAndChecksAreSharedBetweenStates) {
   EXPECT_EQ(after->checks[0]->status, Health::kCritical);
 }
 
+// Deleting a service (or a check) moves the last one into its place and no
+// other: the builder follows services by place, so on a node of a thousand
+// services a deletion costs one move, not hundreds.
+TEST(CatalogStoreTest, DeletionsMoveOnlyTheLastIntoThePlaceLeft) {
+  CatalogStore store("dc1");
+  absl::Time now = absl::UnixEpoch();
+  std::vector<Service> services;
+  std::vector<Check> checks;
+  for (int i = 0; i < 5; ++i) {
+    Service s = Web(static_cast<uint16_t>(80 + i));
+    s.id = "web-" + std::to_string(i);
+    services.push_back(s);
+    Check c = WebCheck(Health::kPassing);
+    c.id = "check-" + std::to_string(i);
+    c.service_id = s.id;
+    checks.push_back(c);
+  }
+  ASSERT_TRUE(store.Hello(1, NodeNamed("alpha"), now).ok());
+  ASSERT_TRUE(store.Sync(1, services, checks, false, now).ok());
+  ASSERT_TRUE(store.Update(1, {Change(DeleteService{"web-1"})}, now).ok());
+  auto ids = [&] {
+    std::string out;
+    const NodeState& state = *store.Shared().nodes.at(0);
+    for (const Service& s : state.services) out += s.id + " ";
+    out += "/";
+    for (const Check& c : state.checks) out += " " + c.id;
+    return out;
+  };
+  EXPECT_EQ(ids(), "web-0 web-4 web-2 web-3 / check-0 check-4 check-2 check-3");
+  ASSERT_TRUE(store.Update(1, {Change(DeleteCheck{"check-0"})}, now).ok());
+  EXPECT_EQ(ids(), "web-0 web-4 web-2 web-3 / check-3 check-4 check-2");
+}
+
 // A state handed out (to the builder, the HTTP view) is never modified:
 // changes replace it.
 TEST(CatalogStoreTest, StatesHandedOutAreNeverModified) {
