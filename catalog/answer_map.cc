@@ -1,5 +1,6 @@
 #include "catalog/answer_map.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "base/parallel.h"
@@ -8,7 +9,8 @@ namespace svcdns::catalog {
 
 namespace {
 
-// Every shard starts as the same empty one: an empty map costs nothing.
+// Every shard starts as the same empty one, and every page as the same page
+// of them: an empty map costs nothing.
 const std::shared_ptr<const AnswerMap::Shard>& EmptyShard() {
   static const auto* const kEmpty =
       new std::shared_ptr<const AnswerMap::Shard>(std::make_shared<AnswerMap::Shard>());
@@ -17,21 +19,31 @@ const std::shared_ptr<const AnswerMap::Shard>& EmptyShard() {
 
 }  // namespace
 
-AnswerMap::AnswerMap() { shards_.assign(size_t{1} << shard_bits_, EmptyShard()); }
+AnswerMap::AnswerMap() { Split(kMinShardBits); }
 
 void AnswerMap::Split(int bits) {
-  std::vector<std::shared_ptr<const Shard>> old = std::move(shards_);
+  static const auto* const kEmptyPage = [] {
+    auto page = std::make_shared<Page>();
+    for (auto& shard : page->shards) shard = EmptyShard();
+    return new std::shared_ptr<const Page>(std::move(page));
+  }();
+  std::vector<std::shared_ptr<const Page>> old = std::move(pages_);
+  size_t old_shards = shard_count();
   shard_bits_ = bits;
-  shards_.assign(size_t{1} << shard_bits_, EmptyShard());
-  for (const auto& shard : old) {
-    for (const auto& [key, answers] : *shard) Mutable(ShardOf(key)).emplace(key, answers);
+  pages_.assign((shard_count() + kPageMask) >> kPageBits, *kEmptyPage);
+  for (size_t i = 0; i < old_shards && !old.empty(); ++i) {
+    for (const auto& [key, answers] : *old[i >> kPageBits]->shards[i & kPageMask]) {
+      Mutable(ShardOf(key)).emplace(key, answers);
+    }
   }
 }
 
 AnswerMap::Shard& AnswerMap::Mutable(size_t shard) {
-  std::shared_ptr<const Shard>& slot = shards_[shard];
+  std::shared_ptr<const Page>& page = pages_[shard >> kPageBits];
+  if (page.use_count() != 1) page = std::make_shared<Page>(*page);
+  // Sole owner: pages and shards are allocated non-const (here).
+  std::shared_ptr<const Shard>& slot = const_cast<Page&>(*page).shards[shard & kPageMask];
   if (slot.use_count() != 1) slot = std::make_shared<Shard>(*slot);
-  // Sole owner: the shard was allocated non-const (above, or here).
   return const_cast<Shard&>(*slot);
 }
 
@@ -75,18 +87,19 @@ void AnswerMap::SetAll(std::vector<AnswerSetRef> sets, int parts) {
       shard_of[i] = static_cast<uint32_t>(ShardOf(sets[i]->key()));
     }
   });
-  std::vector<uint32_t> shard_begin(shards_.size() + 1);
+  std::vector<uint32_t> shard_begin(shard_count() + 1);
   for (uint32_t shard : shard_of) ++shard_begin[shard + 1];
-  for (size_t s = 0; s < shards_.size(); ++s) shard_begin[s + 1] += shard_begin[s];
+  for (size_t s = 0; s < shard_count(); ++s) shard_begin[s + 1] += shard_begin[s];
   std::vector<AnswerSetRef> sorted(sets.size());
   {
     std::vector<uint32_t> next(shard_begin.begin(), shard_begin.end() - 1);
     for (size_t i = 0; i < sets.size(); ++i) sorted[next[shard_of[i]]++] = std::move(sets[i]);
   }
-  // Each part owns a range of shards: no two threads touch one.
+  // Each part owns a range of pages: no two threads touch one.
   std::vector<size_t> added(parts);
   RunInParallel(parts, [&](int part) {
-    size_t first = shards_.size() * part / parts, last = shards_.size() * (part + 1) / parts;
+    size_t first = (pages_.size() * part / parts) << kPageBits;
+    size_t last = std::min(shard_count(), (pages_.size() * (part + 1) / parts) << kPageBits);
     for (size_t s = first; s < last; ++s) {
       uint32_t begin = shard_begin[s], end = shard_begin[s + 1];
       if (begin == end) continue;
@@ -113,14 +126,16 @@ void AnswerMap::Reserve(size_t keys) {
   if (bits != shard_bits_) Split(bits);
   size_t per_shard = (keys >> shard_bits_) + (keys >> (shard_bits_ + 3));  // +1/8 for skew
   if (per_shard < 16) return;  // small maps grow cheaply
-  for (size_t i = 0; i < shards_.size(); ++i) {
-    if (shards_[i]->capacity() < per_shard) Mutable(i).reserve(per_shard);
+  for (size_t i = 0; i < shard_count(); ++i) {
+    if (pages_[i >> kPageBits]->shards[i & kPageMask]->capacity() < per_shard) {
+      Mutable(i).reserve(per_shard);
+    }
   }
 }
 
 void AnswerMap::Erase(absl::string_view key) {
   size_t index = ShardOf(key);
-  if (!shards_[index]->contains(key)) return;
+  if (!pages_[index >> kPageBits]->shards[index & kPageMask]->contains(key)) return;
   Mutable(index).erase(key);
   --size_;
 }

@@ -1,7 +1,8 @@
 // The lookup table of a Snapshot: lookup key -> compiled answers. It is
-// persistent: split into a fixed number of shards, each shared by pointer
-// between successive versions, so publishing a change copies only the shards
-// it touches (a few hundred entries each) instead of the whole table.
+// persistent: split into small shards, which pages of shard pointers share
+// between successive versions. Publishing a change copies the map's page
+// pointers, then only the pages and shards it touches (a few dozen entries
+// each), instead of the whole table.
 #ifndef SVCDNS_CATALOG_ANSWER_MAP_H_
 #define SVCDNS_CATALOG_ANSWER_MAP_H_
 
@@ -21,16 +22,20 @@ class AnswerMap {
   // Keyed by each set's own key() (no copy of the key).
   using Shard = absl::flat_hash_map<absl::string_view, AnswerSetRef>;
 
-  // The shard count follows the size, so that a shard holds 32 to 128
-  // entries (a change copies little) while a small map stays a few cache
-  // lines of shard pointers: from 16 shards up to 16384 (~120 entries each
-  // at 2M keys, a million instances, and 256 KiB of pointers per version).
+  // The shard count follows the size, so that a shard holds 8 to 32
+  // entries (copying one on a change rehashes each of its keys: the most
+  // of what a publication costs) while a small map stays one page: from 16
+  // shards up to 65536 (~30 entries each at 2M keys, a million instances).
   static constexpr int kMinShardBits = 4;
-  static constexpr int kMaxShardBits = 14;
-  static constexpr int kMaxPerShardBits = 7;  // 128
+  static constexpr int kMaxShardBits = 16;
+  static constexpr int kMaxPerShardBits = 5;  // 32
+  // Shards per page: a version of the map is its page pointers (1024 at
+  // 65536 shards), and a change copies a page of 64 shard pointers.
+  static constexpr int kPageBits = 6;
 
   AnswerMap();
-  // Copies share every shard; the first Set/Erase of a shard copies it.
+  // Copies share every page; the first Set/Erase of a shard copies its
+  // page and the shard.
   AnswerMap(const AnswerMap&) = default;
   AnswerMap& operator=(const AnswerMap&) = default;
 
@@ -38,7 +43,8 @@ class AnswerMap {
   // reference count: readers hold the map alive by other means (RCU).
   const Shard::value_type* Find(absl::string_view key) const {
     size_t hash = Hash(key);  // hashed once: it picks the shard and the slot
-    const Shard& shard = *shards_[hash >> (64 - shard_bits_)];
+    size_t index = hash >> (64 - shard_bits_);
+    const Shard& shard = *pages_[index >> kPageBits]->shards[index & kPageMask];
     auto it = shard.find(key, hash);
     return it == shard.end() ? nullptr : &*it;
   }
@@ -48,7 +54,7 @@ class AnswerMap {
   void Set(AnswerSetRef answers);
   // Set() for each, with distinct keys. A large batch (a first build) is
   // set shard after shard, each filled while it is in cache, and shared
-  // out by shard over `parts` threads.
+  // out by pages over `parts` threads.
   void SetAll(std::vector<AnswerSetRef> sets, int parts = 1);
   // Room for `keys` keys in all, spread evenly: a large first build then
   // does not grow (and rehash) each shard several times.
@@ -56,21 +62,28 @@ class AnswerMap {
   void Erase(absl::string_view key);
 
  private:
+  static constexpr size_t kPageMask = (size_t{1} << kPageBits) - 1;
+  struct Page {
+    std::shared_ptr<const Shard> shards[size_t{1} << kPageBits];
+  };
+
   // The shards' own hash function, so that Find can pass its result on.
   static size_t Hash(absl::string_view key) { return Shard::hasher{}(key); }
   size_t ShardOf(absl::string_view key) const { return Hash(key) >> (64 - shard_bits_); }
-  // The shard bits for `keys` keys: at most 128 a shard, up to the maximum.
+  size_t shard_count() const { return size_t{1} << shard_bits_; }
+  // The shard bits for `keys` keys: at most 32 a shard, up to the maximum.
   int BitsFor(size_t keys) const;
-  // Splits every shard in 4 (a map that grew past 128 entries a shard):
+  // Splits every shard in 4 (a map that grew past 32 entries a shard):
   // O(size), once per fourfold growth.
   void Split(int bits);
-  // The shard to edit: copied first unless this map is its only owner.
-  // (Only the builder thread copies maps, so a count of 1 cannot grow
-  // behind our back; one that drops to 1 meanwhile costs a needless copy.)
+  // The shard to edit: its page and itself copied first unless this map is
+  // their only owner. (Only the builder thread copies maps, so a count of 1
+  // cannot grow behind our back; one that drops to 1 meanwhile costs a
+  // needless copy.) Threads may edit shards of different pages at once.
   Shard& Mutable(size_t shard);
 
   int shard_bits_ = kMinShardBits;
-  std::vector<std::shared_ptr<const Shard>> shards_;
+  std::vector<std::shared_ptr<const Page>> pages_;  // shard i: pages_[i >> kPageBits]
   size_t size_ = 0;
 };
 
