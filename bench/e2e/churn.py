@@ -93,9 +93,18 @@ def one(a, size, which, cat_dir, port, ingest_port):
     client.stdin.write("go\n")
     client.stdin.flush()
     time.sleep(1)
-    t0, c0 = time.monotonic(), e2e.cpu_ticks(client.pid)
+    t0, c0, th0 = time.monotonic(), e2e.cpu_ticks(client.pid), e2e.thread_ticks(server.pid)
     churn = measure(a, which, server, port, 2)
-    client_cpu = (e2e.cpu_ticks(client.pid) - c0) / e2e.CLK_TCK / (time.monotonic() - t0)
+    elapsed = time.monotonic() - t0
+    client_cpu = (e2e.cpu_ticks(client.pid) - c0) / e2e.CLK_TCK / elapsed
+    # svcdns: the CPU its threads other than the DNS worker (gRPC, the owner
+    # loop) took from the shared core while the updates came in.
+    control_cpu = None
+    if which == "svcdns":
+        th1 = e2e.thread_ticks(server.pid)
+        ticks = sum(t - th0.get(tid, (name, 0))[1] for tid, (name, t) in th1.items()
+                    if not name.startswith("dns-worker"))
+        control_cpu = ticks / e2e.CLK_TCK / elapsed
     rest = client.stdout.read()
     client.wait(a.duration + a.drain + 60)
     lines = [x for x in rest.splitlines() if x.startswith("CHURN ")]
@@ -107,7 +116,7 @@ def one(a, size, which, cat_dir, port, ingest_port):
     stop(client, a.work)
     stop(server, a.work)
     return {"size": size, "server": which, "ready_s": ready_s, "quiet": quiet, "churn": churn, "client": c,
-            "client_cpu": client_cpu,
+            "client_cpu": client_cpu, "control_cpu": control_cpu,
             "summary": lines[-1]}
 
 
@@ -137,17 +146,20 @@ def report(a, rows, info):
                  a.duration, a.duration, a.rate, a.nodes, a.max_poll_qps, a.drain))
     t.append("| instances | server | quiet q/s | churn q/s | drop | updates sent/s | acked in window/s | "
              "ack p50 / p99 / max ms | visible p50 / p99 / max ms (n) | unacked after drain | not seen visible | "
-             "publications | server CPU quiet / churn | load CPU quiet / churn | churn client CPU |")
-    t.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+             "publications | server CPU quiet / churn | control plane CPU (µs/update) | load CPU quiet / churn | "
+             "churn client CPU |")
+    t.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         c, q, ch = r["client"], r["quiet"], r["churn"]
         t.append("| %d | %s | %.0f | %.0f | %+.1f%% | %.0f | %.0f | %s / %s / %s | %s / %s / %s (%d) | %d | %d | %s | "
-                 "%.0f%% / %.0f%% | %.0f%% / %.0f%% | %.0f%% |" % (
+                 "%.0f%% / %.0f%% | %s | %.0f%% / %.0f%% | %.0f%% |" % (
                      r["size"], r["server"], q["qps"], ch["qps"], 100 * (ch["qps"] / q["qps"] - 1),
                      c["send_rate"], c["ack_rate_in_window"], fmt(c["ack_all_p50_ms"]), fmt(c["ack_all_p99_ms"]),
                      fmt(c["ack_all_max_ms"]), fmt(c["vis_all_p50_ms"]), fmt(c["vis_all_p99_ms"]),
                      fmt(c["vis_all_max_ms"]), c["vis_all_n"], c["unacked"], c["vis_timeouts"] + c["vis_pending"],
                      c["publications"] if r["server"] == "svcdns" else "n/a", 100 * q["cpu"], 100 * ch["cpu"],
+                     "n/a" if r["control_cpu"] is None else "%.0f%% (%.0f)" % (
+                         100 * r["control_cpu"], 1e6 * r["control_cpu"] / max(c["send_rate"], 1)),
                      100 * q["load_cpu"], 100 * ch["load_cpu"], 100 * r["client_cpu"]))
     by = {(r["size"], r["server"]): r for r in rows}
     t.append("")

@@ -108,6 +108,25 @@ def tree_pids(root):
     return out
 
 
+def thread_ticks(root):
+    """{thread id: (name, utime+stime)} for every thread of a process tree."""
+    out = {}
+    for pid in tree_pids(root):
+        try:
+            tids = os.listdir("/proc/%d/task" % pid)
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                    s = f.read()
+            except OSError:
+                continue
+            fields = s[s.rindex(")") + 2:].split()
+            out[int(tid)] = (s[s.index("(") + 1:s.rindex(")")], int(fields[11]) + int(fields[12]))
+    return out
+
+
 def cpu_ticks(root):
     """utime+stime of a process and its descendants (all threads)."""
     total = 0
