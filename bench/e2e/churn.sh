@@ -10,7 +10,8 @@
 # Defaults: 1,000 updates/s for 20 s (+2 s), catalogs of 100k and 10k
 # instances (S/3 services x 3 on 100 nodes), svcdns and Knot: about 4
 # minutes. Needs build/svcdns and build/bench/churn_client
-# (`ninja -C build svcdns churn_client`). Writes bench/results/churn-<date>.md.
+# (`ninja -C build svcdns churn_client`). Writes bench/results/churn-<date>.md
+# (<date>b.md, c, ... if taken).
 #
 # For each size and server (details in churn.py and bench/churn_client.cc):
 #  1. the server on CPU 0 (svcdns --workers 1, empty, fed the catalog by
@@ -33,7 +34,7 @@ source "$here/common.sh"
 repo="$(cd "$here/../.." && pwd)"
 svcdns="$repo/build/svcdns"
 client=""
-out="$repo/bench/results/churn-$(date -u +%F).md"
+out=""
 args=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -48,6 +49,7 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 [[ -n "$client" ]] || client="$(dirname "$svcdns")/bench/churn_client"
+[[ -n "$out" ]] || out="$(results_file churn)"
 
 [[ -x "$svcdns" ]] || { echo "no svcdns binary at $svcdns (build it, or pass --svcdns)" >&2; exit 1; }
 [[ -x "$client" ]] || { echo "no churn_client at $client (ninja churn_client, or pass --churn-client)" >&2; exit 1; }

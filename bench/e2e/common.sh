@@ -26,3 +26,13 @@ cleanup_workdir() {
   fi
   [[ " ${args[*]-} " == *" --keep "* ]] && echo "kept $work" >&2 || rm -rf "$work"
 }
+
+# Prints bench/results/NAME-<date>.md, or NAME-<date>b.md, c, ... if that
+# is taken: a second run on the same day does not overwrite the first.
+results_file() {
+  local base="$repo/bench/results/$1-$(date -u +%F)" suffix=""
+  for suffix in "" b c d e f g h i j k l m n o p q r s t u v w x y z; do
+    [[ -e "$base$suffix.md" ]] || break
+  done
+  echo "$base$suffix.md"
+}

@@ -74,7 +74,7 @@ while [[ $# -gt 0 ]]; do
     *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
 done
-[[ -n "$out" ]] || out="$repo/bench/results/${large:-e2e}-$(date -u +%F).md"
+[[ -n "$out" ]] || out="$(results_file "${large:-e2e}")"
 
 [[ -x "$svcdns" ]] || { echo "no svcdns binary at $svcdns (build it, or pass --svcdns)" >&2; exit 1; }
 [[ "$(nproc)" -ge 2 ]] || { echo "needs 2 CPUs (server on CPU 0, load on CPU 1)" >&2; exit 1; }
