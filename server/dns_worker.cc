@@ -1,7 +1,6 @@
 #include "server/dns_worker.h"
 
 #include <pthread.h>
-
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -16,8 +15,7 @@ namespace svcdns::server {
 
 namespace {
 // Datagrams per recvmmsg/sendmmsg call, and the room for each query: no
-// real query comes near 4 KiB; a longer one is read truncated and answered
-// FORMERR.
+// real query comes near 4 KiB; a longer one is answered FORMERR.
 constexpr size_t kBatch = 64;
 constexpr size_t kQueryRoom = 4096;
 // Batches read per wakeup before the loop looks at its other sockets.
@@ -81,7 +79,12 @@ class UdpSocket {
 
   void Answer(size_t i) {
     const uint8_t* packet = queries_.get() + i * kQueryRoom;
-    size_t size = std::min<size_t>(in_[i].msg_len, kQueryRoom);
+    // A datagram longer than the room was cut (MSG_TRUNC): not the query
+    // its sender sent, so only its header is read, and the answer is a
+    // FORMERR with its id (nothing, for a response).
+    size_t size = (in_[i].msg_hdr.msg_flags & MSG_TRUNC) != 0
+                      ? std::min<size_t>(in_[i].msg_len, dns::kHeaderSize)
+                      : in_[i].msg_len;
     const auto* from = reinterpret_cast<const sockaddr*>(&from_[i]);
     uint8_t* out = replies_.get() + count_ * slot_size_;
     DnsWorker* w = worker_;

@@ -38,6 +38,20 @@ void ExpectStillServing(uint16_t port) {
                                    "1 1 9080 demo.node.dc1.consul."));
 }
 
+// An SRV query for web.service.consul, EDNS-padded (RFC 7830) to `size`
+// bytes in all.
+std::string PaddedQuery(uint16_t id, size_t size) {
+  std::string wire = QueryWire("web.service.consul", LDNS_RR_TYPE_SRV, true, 1232, id);
+  // The OPT record ends the packet, with no options: give it one.
+  size_t padding = size - wire.size() - 4;
+  size_t rdlength = 4 + padding;
+  wire[wire.size() - 2] = static_cast<char>(rdlength >> 8);
+  wire[wire.size() - 1] = static_cast<char>(rdlength);
+  wire += std::string{0, 12, static_cast<char>(padding >> 8), static_cast<char>(padding)};
+  wire += std::string(padding, '\0');
+  return wire;
+}
+
 class MalformedTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -47,6 +61,40 @@ class MalformedTest : public ::testing::Test {
   }
   std::unique_ptr<ServerProcess> server_;
 };
+
+// A UDP query is read into 4 KiB: a longer one cannot be read whole, and
+// is answered FORMERR, even when its first 4 KiB would parse. One under
+// that, padded, is answered.
+TEST_F(MalformedTest, OversizedUdpQueriesAreAnsweredFormerr) {
+  uint16_t port = server_->port();
+  {
+    auto raw = SendUdp(port, PaddedQuery(0x6006, 3000), 2000);
+    ASSERT_TRUE(raw.ok()) << raw.status();
+    ASSERT_GE(raw->size(), 12u) << "no answer to a 3000-byte query";
+    EXPECT_EQ(RawId(*raw), 0x6006);
+    auto parsed = Parse(*raw);
+    ASSERT_NE(parsed, nullptr);
+    EXPECT_EQ(parsed->rcode(), LDNS_RCODE_NOERROR);
+    EXPECT_EQ(parsed->AnswerRdata(LDNS_RR_TYPE_SRV).size(), 2u);
+  }
+  for (size_t size : {4097, 5000, 65000}) {
+    auto raw = SendUdp(port, PaddedQuery(0x6007, size), 2000);
+    ASSERT_TRUE(raw.ok()) << raw.status();
+    ASSERT_GE(raw->size(), 12u) << "no answer to a " << size << "-byte query";
+    EXPECT_EQ(RawId(*raw), 0x6007);
+    EXPECT_TRUE(RawQr(*raw));
+    EXPECT_EQ(RawRcode(*raw), LDNS_RCODE_FORMERR) << size << " bytes";
+  }
+  {
+    std::string whole = QueryWire("web.service.consul", LDNS_RR_TYPE_SRV, false, 1232, 0x6008);
+    auto raw = SendUdp(port, whole + std::string(5000 - whole.size(), 'x'), 2000);
+    ASSERT_TRUE(raw.ok()) << raw.status();
+    ASSERT_GE(raw->size(), 12u) << "no answer to a query followed by junk";
+    EXPECT_EQ(RawId(*raw), 0x6008);
+    EXPECT_EQ(RawRcode(*raw), LDNS_RCODE_FORMERR);
+  }
+  ExpectStillServing(port);
+}
 
 TEST_F(MalformedTest, UdpDamagedQueries) {
   uint16_t port = server_->port();
