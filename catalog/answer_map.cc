@@ -127,15 +127,13 @@ void AnswerMap::Reserve(size_t keys) {
   size_t per_shard = (keys >> shard_bits_) + (keys >> (shard_bits_ + 3));  // +1/8 for skew
   if (per_shard < 16) return;  // small maps grow cheaply
   for (size_t i = 0; i < shard_count(); ++i) {
-    if (pages_[i >> kPageBits]->shards[i & kPageMask]->capacity() < per_shard) {
-      Mutable(i).reserve(per_shard);
-    }
+    if (ShardAt(i).capacity() < per_shard) Mutable(i).reserve(per_shard);
   }
 }
 
 void AnswerMap::Erase(absl::string_view key) {
   size_t index = ShardOf(key);
-  if (!pages_[index >> kPageBits]->shards[index & kPageMask]->contains(key)) return;
+  if (!ShardAt(index).contains(key)) return;
   Mutable(index).erase(key);
   --size_;
 }

@@ -43,8 +43,7 @@ class AnswerMap {
   // reference count: readers hold the map alive by other means (RCU).
   const Shard::value_type* Find(absl::string_view key) const {
     size_t hash = Hash(key);  // hashed once: it picks the shard and the slot
-    size_t index = hash >> (64 - shard_bits_);
-    const Shard& shard = *pages_[index >> kPageBits]->shards[index & kPageMask];
+    const Shard& shard = ShardAt(hash >> (64 - shard_bits_));
     auto it = shard.find(key, hash);
     return it == shard.end() ? nullptr : &*it;
   }
@@ -71,6 +70,9 @@ class AnswerMap {
   static size_t Hash(absl::string_view key) { return Shard::hasher{}(key); }
   size_t ShardOf(absl::string_view key) const { return Hash(key) >> (64 - shard_bits_); }
   size_t shard_count() const { return size_t{1} << shard_bits_; }
+  const Shard& ShardAt(size_t shard) const {
+    return *pages_[shard >> kPageBits]->shards[shard & kPageMask];
+  }
   // The shard bits for `keys` keys: at most 32 a shard, up to the maximum.
   int BitsFor(size_t keys) const;
   // Splits every shard in 4 (a map that grew past 32 entries a shard):

@@ -532,14 +532,14 @@ void SnapshotBuilder::CompileDirty() {
     }
   });
   dirty_groups_.clear();
-  for (size_t part = 1; part < compiled.size(); ++part) {
-    std::move(compiled[part].sets.begin(), compiled[part].sets.end(),
-              std::back_inserter(compiled[0].sets));
-    for (const std::string& key : compiled[part].erased) answers_.Erase(key);
+  std::vector<AnswerSetRef>& sets = compiled[0].sets;
+  for (CompiledAnswers& part : compiled) {
+    for (const std::string& key : part.erased) answers_.Erase(key);
+    if (&part == &compiled[0]) continue;
+    std::move(part.sets.begin(), part.sets.end(), std::back_inserter(sets));
   }
-  for (const std::string& key : compiled[0].erased) answers_.Erase(key);
-  compiled_ = compiled[0].sets.size();
-  answers_.SetAll(std::move(compiled[0].sets), parts);
+  compiled_ = sets.size();
+  answers_.SetAll(std::move(sets), parts);
   for (const std::string& key : dirty_) {
     if (static_cast<KeyKind>(key[0]) == KeyKind::kReverse) {
       auto it = reverse_.find(key);
