@@ -130,7 +130,7 @@ absl::StatusOr<std::unique_ptr<Snapshot>> SnapshotBuilder::Build(const Catalog& 
   for (const NodeState& state : catalog.nodes) {
     NodeKey key = KeyOfNode(state.node, local_dc_);
     auto it = nodes_.find(key);
-    if (it == nodes_.end() || *it->second != state) {
+    if (it == nodes_.end() || *it->second.state != state) {
       SetNode(key, std::make_shared<const NodeState>(state));
     }
     present.insert(std::move(key));
@@ -175,7 +175,8 @@ absl::StatusOr<std::unique_ptr<Snapshot>> SnapshotBuilder::Build(uint64_t index)
     auto it = nodes_.find(key);
     if (it == nodes_.end()) {
       if (state == nullptr) continue;
-      it = nodes_.try_emplace(key, std::move(state)).first;
+      Health health = NodeHealth(*state);
+      it = nodes_.try_emplace(key, NodeSlot{std::move(state), health}).first;
       Contribute(it->second, kAdd);
       dirty_nodes_.insert(key);
     } else if (state == nullptr) {
@@ -193,26 +194,35 @@ absl::StatusOr<std::unique_ptr<Snapshot>> SnapshotBuilder::Build(uint64_t index)
   return snapshot;
 }
 
-SnapshotBuilder::NodeContext SnapshotBuilder::Context(const NodeState& state) const {
+Health SnapshotBuilder::NodeHealth(const NodeState& state) {
+  Health health = state.status == NodeStatus::kFailed ? Health::kCritical : Health::kPassing;
+  for (const Check& check : state.checks) {
+    if (check.service_id.empty()) health = Worse(health, check.status);
+  }
+  return health;
+}
+
+SnapshotBuilder::NodeContext SnapshotBuilder::Context(const NodeState& state,
+                                                      Health node_health) const {
   NodeContext c;
   c.state = &state;
   const Node& node = state.node;
   c.dc = Lower(node.datacenter.empty() ? options_.datacenter : node.datacenter);
   c.address_size = ParseAddress(node.address, c.address);
-  c.health = state.status == NodeStatus::kFailed ? Health::kCritical : Health::kPassing;
-  for (const Check& check : state.checks) {
-    if (check.service_id.empty()) c.health = Worse(c.health, check.status);
-  }
+  c.health = node_health;
   return c;
 }
 
 Health SnapshotBuilder::NodeContext::Of(const Service& service) const {
   constexpr int kScansBeforeIndex = 8;
+  if (&service == last_) return last_health_;
   if (!indexed_ && ++scans_ <= kScansBeforeIndex) {
     Health worst = health;
     for (const Check& check : state->checks) {
       if (check.service_id == service.id) worst = Worse(worst, check.status);
     }
+    last_ = &service;
+    last_health_ = worst;
     return worst;
   }
   if (!indexed_) {
@@ -228,9 +238,9 @@ Health SnapshotBuilder::NodeContext::Of(const Service& service) const {
 }
 
 void SnapshotBuilder::Contribute(const NodeSlot& slot, Op op) {
-  const NodeState& state = *slot;
+  const NodeState& state = *slot.state;
   if (state.status == NodeStatus::kLeft) return;  // left nodes are not served
-  NodeContext c = Context(state);
+  NodeContext c = Context(state, slot.health);
   int sign = op == kAdd ? +1 : -1;
   Mark(Key(KeyKind::kDatacenter, {c.dc}), sign);
   if (c.address_size != 0) {
@@ -248,16 +258,26 @@ void SnapshotBuilder::Contribute(const NodeSlot& slot, Op op) {
   }
 }
 
-void SnapshotBuilder::Update(NodeSlot& slot, NodeSlot next, const NodeKey& key) {
+void SnapshotBuilder::Update(NodeSlot& slot, std::shared_ptr<const NodeState> next,
+                             const NodeKey& key) {
   // Removals read the state the members were made from, still in the slot;
   // `before` keeps it alive once the slot moves on.
   NodeSlot before = slot;
   const NodeState& after = *next;
-  NodeContext was = Context(*before), is = Context(after);
-  if (before->node != after.node || before->status != after.status || was.health != is.health ||
-      before->status == NodeStatus::kLeft) {
+  // A service's health can differ only if one of its checks is not the
+  // same object in both states: usually none, or the one a result names.
+  // The node's own health only if one of its own checks (no service id,
+  // sorted first) is among them, or its status changed.
+  std::vector<absl::string_view> rechecked = ChangedChecks(before.state->checks, after.checks);
+  Health health = before.state->status != after.status ||
+                          (!rechecked.empty() && rechecked.front().empty())
+                      ? NodeHealth(after)
+                      : before.health;
+  NodeContext was = Context(*before.state, before.health), is = Context(after, health);
+  if (before.state->node != after.node || before.state->status != after.status ||
+      before.health != health || before.state->status == NodeStatus::kLeft) {
     Contribute(slot, kRemove);
-    slot = std::move(next);
+    slot = NodeSlot{std::move(next), health};
     Contribute(slot, kAdd);
     dirty_nodes_.insert(key);
     return;
@@ -266,7 +286,7 @@ void SnapshotBuilder::Update(NodeSlot& slot, NodeSlot next, const NodeKey& key) 
   // node's slot, so a service that is the same, with the same health, at
   // the same place needs nothing at all: a check flip on a node of a
   // thousand services recompiles one service and touches no other group.
-  const auto& old_services = before->services;
+  const auto& old_services = before.state->services;
   const auto& new_services = after.services;
   auto same_place = [&](uint32_t i) {  // (most services are the same object)
     return i < old_services.size() && i < new_services.size() &&
@@ -283,9 +303,6 @@ void SnapshotBuilder::Update(NodeSlot& slot, NodeSlot next, const NodeKey& key) 
     auto it = moved.find(old_services[i]->id);
     return it == moved.end() ? int64_t{-1} : int64_t{it->second};
   };
-  // A service's health can differ only if one of its checks is not the
-  // same object in both states: usually none, or the one a result names.
-  std::vector<absl::string_view> rechecked = ChangedChecks(before->checks, after.checks);
   std::vector<bool> kept(new_services.size());
   std::vector<std::pair<uint32_t, uint32_t>> moves;
   for (uint32_t i = 0; i < old_services.size(); ++i) {
@@ -299,7 +316,7 @@ void SnapshotBuilder::Update(NodeSlot& slot, NodeSlot next, const NodeKey& key) 
       ContributeService(slot, was, i, kRemove);
     }
   }
-  slot = std::move(next);
+  slot = NodeSlot{std::move(next), health};
   // Moved services change places in two steps, so that no place is taken
   // twice (two services that swap, say).
   for (auto [i, j] : moves) ContributeService(slot, is, j, kMove, i, j | kMoving);
@@ -311,7 +328,7 @@ void SnapshotBuilder::Update(NodeSlot& slot, NodeSlot next, const NodeKey& key) 
 
 void SnapshotBuilder::ContributeService(const NodeSlot& slot, const NodeContext& c, uint32_t i,
                                         Op op, uint32_t from, uint32_t to) {
-  const Service& service = slot->services[i];
+  const Service& service = slot.state->services[i];
   int sign = op == kAdd ? +1 : -1;
   // Keys are assembled in one buffer: most lookups find an existing entry
   // and allocate nothing.
@@ -327,7 +344,9 @@ void SnapshotBuilder::ContributeService(const NodeSlot& slot, const NodeContext&
     Reverse(Key(KeyKind::kReverse, {}) + ReverseName(absl::string_view(address, address_size)),
             JoinName({service.name, "service", c.dc}, primary_), sign);
   }
-  Health health = c.Of(service);
+  // A move keeps the member's health (a member that was not there is not
+  // found): asking would read the node's checks for nothing.
+  Health health = op == kMove ? Health::kPassing : c.Of(service);
   if (health == Health::kCritical) return;
   if (health == Health::kWarning && options_.only_passing) return;
   if (op != kMove) instance_count_ += sign;
@@ -377,7 +396,7 @@ void SnapshotBuilder::CompileGroup(const std::string& key, Group& group,
   scratch.resize(group.members.size());
   for (size_t i = 0; i < group.members.size(); ++i) {
     const Member& m = group.members[i];
-    const NodeState& state = **m.node;
+    const NodeState& state = *m.node->state;
     const Service& service = state.services[m.service];
     Scratch& s = scratch[i];
     ServiceInstance& inst = instances.emplace_back();
@@ -526,7 +545,7 @@ void SnapshotBuilder::CompileDirty() {
         for (const Member& m : g->members) __builtin_prefetch(m.node);
       }
       if (const Group* g = ahead(1)) {
-        for (const Member& m : g->members) __builtin_prefetch(m.node->get());
+        for (const Member& m : g->members) __builtin_prefetch(m.node->state.get());
       }
       CompileGroup(dirty_groups_[i]->first, dirty_groups_[i]->second, compiled[part]);
     }
@@ -559,10 +578,10 @@ void SnapshotBuilder::CompileDirty() {
   for (const NodeKey& node_key : dirty_nodes_) {
     std::string key = Key(KeyKind::kNode, {node_key.first, node_key.second});
     auto it = nodes_.find(node_key);
-    if (it == nodes_.end() || it->second->status == NodeStatus::kLeft) {
+    if (it == nodes_.end() || it->second.state->status == NodeStatus::kLeft) {
       answers_.Erase(key);
     } else {
-      answers_.Set(CompileNode(key, it->second->node, options_.node_ttl));
+      answers_.Set(CompileNode(key, it->second.state->node, options_.node_ttl));
       ++compiled_;
     }
   }

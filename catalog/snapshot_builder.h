@@ -74,7 +74,13 @@ class SnapshotBuilder {
  private:
   // A node's state as the builder holds it (in nodes_, whose entries do not
   // move): members point at the slot, which follows the node's states.
-  using NodeSlot = std::shared_ptr<const NodeState>;
+  struct NodeSlot {
+    std::shared_ptr<const NodeState> state;
+    // The node's own health (its status and its checks without a service),
+    // kept so that an update need not read every check of a large node.
+    Health health = Health::kPassing;
+  };
+  static Health NodeHealth(const NodeState& state);
   // A healthy instance in a service group: the service at a place in the
   // node's services.
   struct Member {
@@ -101,16 +107,18 @@ class SnapshotBuilder {
     Health health = Health::kPassing;  // the node's own checks, and failure
     // A service's health with its checks. The first few are found by a
     // scan of the node's checks (an update asks about one or two services
-    // of a node that may have a thousand); then an index by service id is
-    // made once.
+    // of a node that may have a thousand, each twice: the last answer is
+    // kept); then an index by service id is made once.
     Health Of(const Service& service) const;
 
    private:
+    mutable const Service* last_ = nullptr;
+    mutable Health last_health_ = Health::kPassing;
     mutable int scans_ = 0;
     mutable bool indexed_ = false;
     mutable absl::flat_hash_map<absl::string_view, Health> service_health_;
   };
-  NodeContext Context(const NodeState& state) const;
+  NodeContext Context(const NodeState& state, Health node_health) const;
 
   // kMove: the service is unchanged but its place in the node's services
   // changed, from `from` to `to` (kMoving marks a place in transit).
@@ -120,7 +128,7 @@ class SnapshotBuilder {
   void Contribute(const NodeSlot& slot, Op op);
   // A node that was and still is: only what differs is touched. Leaves
   // `next` in the slot.
-  void Update(NodeSlot& slot, NodeSlot next, const NodeKey& key);
+  void Update(NodeSlot& slot, std::shared_ptr<const NodeState> next, const NodeKey& key);
   void ContributeService(const NodeSlot& slot, const NodeContext& context, uint32_t service,
                          Op op, uint32_t from = 0, uint32_t to = 0);
   // key = kind, the context's datacenter, then `label` lowercased.

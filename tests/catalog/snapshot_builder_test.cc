@@ -289,6 +289,27 @@ TEST(SnapshotBuilderTest, HealthFollowsChecksHoweverManyChange) {
   second.status = Health::kCritical;
   checks.push_back(second);  // and svc8 (checks[7] after the erase) a second one
   expect_fresh("checks added and gone");
+
+  // The node's own checks (no service id) and its status count for every
+  // service on it; the builder keeps the node's own health between updates.
+  Check own;
+  own.id = "node-health";
+  own.status = Health::kPassing;
+  checks.push_back(own);
+  expect_fresh("a node check added, passing");
+  checks.back().Mutable().status = Health::kCritical;
+  expect_fresh("the node check critical");
+  ASSERT_EQ(builder.Build(catalog).value()->instance_count, 0u);
+  checks[0].Mutable().status = Health::kPassing;  // a service check changes meanwhile
+  expect_fresh("a service check under a critical node");
+  checks.back().Mutable().status = Health::kWarning;
+  expect_fresh("the node check warning");
+  checks.pop_back();
+  expect_fresh("the node check gone");
+  catalog.nodes[0].status = NodeStatus::kFailed;
+  expect_fresh("the node failed");
+  catalog.nodes[0].status = NodeStatus::kAlive;
+  expect_fresh("the node back");
 }
 
 // A tag's answers are a view of its service's (no copy of the records) and
