@@ -11,10 +11,14 @@
 #include <random>
 #include <memory>
 #include <string>
+#include <vector>
+
+#include "absl/time/time.h"
 
 #include "bench/catalog_generator.h"
 #include "bench/malloc_counter.h"
 #include "benchmark/benchmark.h"
+#include "catalog/catalog_store.h"
 #include "catalog/snapshot.h"
 #include "catalog/snapshot_builder.h"
 
@@ -172,6 +176,68 @@ BENCHMARK(BM_RebuildAfterChanges)->Args({100'000, 1})->Args({100'000, 1'000})
     ->Unit(benchmark::kMillisecond)->Iterations(50);
 BENCHMARK(BM_RebuildAfterChanges)->Args({1'000'000, 1})->Args({1'000'000, 1'000})
     ->Unit(benchmark::kMillisecond)->Iterations(50);
+
+// One agent update on a node of `services` services, the way the server
+// handles it: the store applies it (a new node state that shares the
+// untouched services and checks), the builder publishes. A check flip, or
+// (second argument 1) a service deleted and registered again. Agents of a
+// thousand services are what `churn.sh --nodes 100` makes of 100k instances.
+void BM_AgentUpdateOnLargeNode(benchmark::State& state) {
+  int services = static_cast<int>(state.range(0));
+  bool deletions = state.range(1) == 1;
+  catalog::CatalogStore store("dc1");
+  absl::Time now = absl::UnixEpoch();
+  catalog::Node node;
+  node.name = "big";
+  node.address = "10.1.0.1";
+  std::vector<catalog::Service> all;
+  std::vector<catalog::Check> checks;
+  for (int i = 0; i < services; ++i) {
+    catalog::Service s;
+    s.id = "svc" + std::to_string(i) + "-big";
+    s.name = "svc" + std::to_string(i);
+    s.port = 8000;
+    s.tags = {"v1", "primary"};
+    all.push_back(s);
+    catalog::Check c;
+    c.id = "check-" + s.id;
+    c.service_id = s.id;
+    c.status = catalog::Health::kPassing;
+    checks.push_back(c);
+  }
+  if (!store.Hello(1, node, now).ok() || !store.Sync(1, all, checks, false, now).ok()) {
+    state.SkipWithError("store setup failed");
+    return;
+  }
+  catalog::SnapshotBuilder builder({});
+  auto publish = [&] {
+    for (auto& [key, node_state] : store.TakeChanges()) builder.SetNode(key, std::move(node_state));
+    return builder.Build(store.index());
+  };
+  std::unique_ptr<catalog::Snapshot> previous = *publish();
+  std::mt19937 rng(7);
+  bool critical = false;
+  for (auto _ : state) {
+    int i = static_cast<int>(rng() % services);
+    std::vector<catalog::Change> changes;
+    if (deletions) {
+      changes.emplace_back(catalog::DeleteService{all[i].id});
+      changes.emplace_back(all[i]);
+      changes.emplace_back(checks[i]);
+    } else {
+      critical = !critical;
+      changes.emplace_back(catalog::CheckResult{
+          checks[i].id, critical ? catalog::Health::kCritical : catalog::Health::kPassing, ""});
+    }
+    if (!store.Update(1, changes, now).ok()) state.SkipWithError("update failed");
+    auto snapshot = publish();
+    state.PauseTiming();
+    previous = *std::move(snapshot);  // freeing is not part of publishing (RCU does it later)
+    state.ResumeTiming();
+  }
+}
+BENCHMARK(BM_AgentUpdateOnLargeNode)->Args({1'000, 0})->Args({1'000, 1})
+    ->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 }  // namespace svcdns::bench
