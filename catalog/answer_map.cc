@@ -47,16 +47,19 @@ AnswerMap::Shard& AnswerMap::Mutable(size_t shard) {
   return const_cast<Shard&>(*slot);
 }
 
-void AnswerMap::Set(AnswerSetRef answers) {
+bool AnswerMap::Replace(Shard& shard, AnswerSetRef answers) {
   absl::string_view key = answers->key();
-  Shard& shard = Mutable(ShardOf(key));
   // The old entry's key lives in the old set: replace the entry whole.
-  if (auto it = shard.find(key); it != shard.end()) {
-    shard.erase(it);
-    --size_;
-  }
+  auto it = shard.find(key);
+  bool added = it == shard.end();
+  if (!added) shard.erase(it);
   shard.emplace(key, std::move(answers));
-  ++size_;
+  return added;
+}
+
+void AnswerMap::Set(AnswerSetRef answers) {
+  size_t shard = ShardOf(answers->key());
+  if (Replace(Mutable(shard), std::move(answers))) ++size_;
   if (shard_bits_ < kMaxShardBits && size_ > (size_t{1} << (shard_bits_ + kMaxPerShardBits))) {
     Split(shard_bits_ + 2);
   }
@@ -107,14 +110,7 @@ void AnswerMap::SetAll(std::vector<AnswerSetRef> sets, int parts) {
       shard.reserve(shard.size() + (end - begin));
       for (uint32_t k = begin; k < end; ++k) {
         if (k + kAhead < sorted.size()) __builtin_prefetch(sorted[k + kAhead].get());
-        AnswerSetRef& answers = sorted[k];
-        absl::string_view key = answers->key();
-        if (auto it = shard.find(key); it != shard.end()) {
-          shard.erase(it);  // its key lives in the old set
-        } else {
-          ++added[part];
-        }
-        shard.emplace(key, std::move(answers));
+        if (Replace(shard, std::move(sorted[k]))) ++added[part];
       }
     }
   });

@@ -83,6 +83,9 @@ class AnswerMap {
   // cannot grow behind our back; one that drops to 1 meanwhile costs a
   // needless copy.) Threads may edit shards of different pages at once.
   Shard& Mutable(size_t shard);
+  // Puts the answers in the shard, in place of any for the same key; true
+  // if the key is new.
+  static bool Replace(Shard& shard, AnswerSetRef answers);
 
   int shard_bits_ = kMinShardBits;
   std::vector<std::shared_ptr<const Page>> pages_;  // shard i: pages_[i >> kPageBits]

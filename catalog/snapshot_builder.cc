@@ -269,13 +269,13 @@ void SnapshotBuilder::Update(NodeSlot& slot, std::shared_ptr<const NodeState> ne
   // The node's own health only if one of its own checks (no service id,
   // sorted first) is among them, or its status changed.
   std::vector<absl::string_view> rechecked = ChangedChecks(before.state->checks, after.checks);
-  Health health = before.state->status != after.status ||
-                          (!rechecked.empty() && rechecked.front().empty())
+  bool status_changed = before.state->status != after.status;
+  Health health = status_changed || (!rechecked.empty() && rechecked.front().empty())
                       ? NodeHealth(after)
                       : before.health;
   NodeContext was = Context(*before.state, before.health), is = Context(after, health);
-  if (before.state->node != after.node || before.state->status != after.status ||
-      before.health != health || before.state->status == NodeStatus::kLeft) {
+  if (status_changed || before.state->node != after.node || before.health != health ||
+      before.state->status == NodeStatus::kLeft) {
     Contribute(slot, kRemove);
     slot = NodeSlot{std::move(next), health};
     Contribute(slot, kAdd);
