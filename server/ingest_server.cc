@@ -8,6 +8,7 @@
 #include <fstream>
 #include <mutex>
 #include <sstream>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "base/log.h"
@@ -73,81 +74,67 @@ absl::StatusOr<StreamEvent> ToEvent(const AgentMessage& message) {
   return absl::InvalidArgumentError("a message with neither hello, sync nor update");
 }
 
-// One agent stream. The owner thread and gRPC's threads both drive it, so
-// every Start*/Finish call happens under one recursive mutex (a reaction
-// that gRPC runs inline re-enters it) and never after Finish. The reactor is
-// freed when gRPC is done with it (OnDone) and the owner has released it.
-class StreamReactor final : public grpc::ServerBidiReactor<AgentMessage, ServerMessage>,
-                            public StreamSink {
+// What each completion on the queue is for.
+enum class Op : uint8_t { kAccept, kRead, kWrite, kFinish, kDone };
+
+class AgentStream;
+struct Tag {
+  AgentStream* stream;
+  Op op;
+};
+
+// Accepts streams and hands each completion to its stream, on the one
+// ingest thread.
+struct Acceptor {
+  svcdns::v1::Ingest::AsyncService service;
+  std::unique_ptr<grpc::ServerCompletionQueue> cq;
+  IngestOptions options;
+  StreamEventQueue* queue = nullptr;
+  catalog::StreamId last_id = 0;  // the ingest thread's
+  // Held while a stream asks for the next call, so that none asks once
+  // the queue shuts down.
+  std::mutex mu;
+  bool shutting_down = false;
+};
+
+// One agent stream, on gRPC's asynchronous API: its completions arrive on
+// the ingest thread (OnCompletion); the owner drives the StreamSink side
+// from its own thread. Both under mu_; no gRPC call re-enters it (a
+// completion always comes through the queue). It is freed once no
+// operation is outstanding and the owner has released it.
+class AgentStream final : public StreamSink {
  public:
-  StreamReactor(grpc::CallbackServerContext* context, const IngestOptions& options,
-                StreamEventQueue* queue, catalog::StreamId id)
-      : queue_(queue), id_(id), peer_(context->peer()) {
-    std::lock_guard<std::recursive_mutex> lock(mu_);
-    if (!options.token.empty()) {
-      auto it = context->client_metadata().find("authorization");
-      std::string expected = "Bearer " + options.token;
-      if (it == context->client_metadata().end() ||
-          std::string(it->second.data(), it->second.size()) != expected) {
-        SVCDNS_LOG(kWarn, "ingest_refused", "peer=", peer_, " reason=",
-                   it == context->client_metadata().end() ? "no_token" : "wrong_token");
-        ended_ = true;
-        finished_ = true;
-        refs_ = 1;  // the owner never hears of this stream
-        Finish(grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                            "missing or wrong token (authorization: Bearer <token>)"));
-        return;
-      }
-    }
-    SVCDNS_LOG(kDebug, "ingest_stream_open", "stream=", id_, " peer=", peer_);
-    StartRead(&in_);
+  // Waits for the next stream.
+  static void Accept(Acceptor* acceptor) {
+    std::lock_guard<std::mutex> lock(acceptor->mu);
+    if (acceptor->shutting_down) return;
+    auto* stream = new AgentStream(acceptor);
+    acceptor->service.RequestStream(&stream->context_, &stream->stream_, acceptor->cq.get(),
+                                    acceptor->cq.get(), &stream->accept_);
   }
 
-  // --- gRPC's side
-  void OnReadDone(bool ok) override {
-    if (!ok) {  // half-close, cancellation or a broken connection
-      End(absl::OkStatus());
-      return;
+  void OnCompletion(Op op, bool ok) {
+    switch (op) {
+      case Op::kAccept:
+        OnAccept(ok);
+        break;
+      case Op::kRead:
+        OnRead(ok);
+        break;
+      case Op::kWrite:
+        OnWrite(ok);
+        break;
+      case Op::kDone:
+        // The call is over (finished, cancelled, or the server shutting
+        // down): a stream whose reads were paused ends here.
+        End(absl::OkStatus());
+        break;
+      case Op::kFinish:
+        break;
     }
-    auto event = ToEvent(in_);
-    if (!event.ok()) {
-      SVCDNS_LOG(kWarn, "ingest_rejected", "stream=", id_, " peer=", peer_,
-                 " error=", Quote(event.status().message()));
-      End(event.status());
-      return;
-    }
-    event->stream = id_;
-    event->sink = this;
-    queue_->Push(*std::move(event));
-    // Read ahead: while the owner is busy publishing, each stream may queue
-    // up to kReadAhead messages, which then land in one publication.
-    std::lock_guard<std::recursive_mutex> lock(mu_);
-    ++unprocessed_;
-    reading_ = false;
-    if (!ended_ && unprocessed_ < kReadAhead) {
-      reading_ = true;
-      StartRead(&in_);
-    }
-  }
-
-  void OnWriteDone(bool ok) override {
-    std::lock_guard<std::recursive_mutex> lock(mu_);
-    writing_ = false;
-    if (!ok) outbox_.clear();
-    if (!outbox_.empty() && !finished_) {
-      current_ = std::move(outbox_.front());
-      outbox_.pop_front();
-      writing_ = true;
-      StartWrite(&current_);
-    } else if (ended_ && !finished_) {
-      finished_ = true;
-      Finish(finish_status_);
-    }
-  }
-
-  void OnDone() override {
-    SVCDNS_LOG(kDebug, "ingest_stream_done", "stream=", id_);
-    Unref();
+    std::unique_lock<std::mutex> lock(mu_);
+    --outstanding_;
+    DeleteIfUnused(lock);
   }
 
   // --- the owner's side
@@ -170,45 +157,110 @@ class StreamReactor final : public grpc::ServerBidiReactor<AgentMessage, ServerM
   void Fail(const absl::Status& status) override { End(status); }
 
   void ReadNext() override {
-    std::lock_guard<std::recursive_mutex> lock(mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     --unprocessed_;
-    if (!ended_ && !reading_ && unprocessed_ < kReadAhead) {
-      reading_ = true;
-      StartRead(&in_);
+    if (!ended_ && !reading_ && unprocessed_ < kReadAhead) StartRead();
+  }
+
+  void Release() override {
+    std::unique_lock<std::mutex> lock(mu_);
+    owned_ = false;
+    DeleteIfUnused(lock);
+  }
+
+ private:
+  explicit AgentStream(Acceptor* acceptor)
+      : acceptor_(acceptor),
+        stream_(&context_),
+        accept_{this, Op::kAccept},
+        read_{this, Op::kRead},
+        write_{this, Op::kWrite},
+        finish_{this, Op::kFinish},
+        done_{this, Op::kDone} {
+    context_.AsyncNotifyWhenDone(&done_);  // comes only if the call starts
+  }
+
+  void OnAccept(bool ok) {
+    if (!ok) return;  // shutting down: freed by OnCompletion
+    Accept(acceptor_);
+    std::lock_guard<std::mutex> lock(mu_);
+    outstanding_ += 1;  // the done notice
+    id_ = ++acceptor_->last_id;
+    peer_ = context_.peer();
+    const std::string& token = acceptor_->options.token;
+    if (!token.empty()) {
+      auto it = context_.client_metadata().find("authorization");
+      if (it == context_.client_metadata().end() ||
+          absl::string_view(it->second.data(), it->second.size()) != "Bearer " + token) {
+        SVCDNS_LOG(kWarn, "ingest_refused", "peer=", peer_, " reason=",
+                   it == context_.client_metadata().end() ? "no_token" : "wrong_token");
+        ended_ = true;  // the owner never hears of this stream
+        StartFinish(grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                                 "missing or wrong token (authorization: Bearer <token>)"));
+        return;
+      }
+    }
+    owned_ = true;
+    SVCDNS_LOG(kDebug, "ingest_stream_open", "stream=", id_, " peer=", peer_);
+    StartRead();
+  }
+
+  void OnRead(bool ok) {
+    if (!ok) {  // half-close, cancellation or a broken connection
+      End(absl::OkStatus());
+      return;
+    }
+    auto event = ToEvent(in_);
+    if (!event.ok()) {
+      SVCDNS_LOG(kWarn, "ingest_rejected", "stream=", id_, " peer=", peer_,
+                 " error=", Quote(event.status().message()));
+      End(event.status());
+      return;
+    }
+    event->stream = id_;
+    event->sink = this;
+    queue()->Push(*std::move(event));
+    // Read ahead: while the owner is busy publishing, each stream may queue
+    // up to kReadAhead messages, which then land in one publication.
+    std::lock_guard<std::mutex> lock(mu_);
+    ++unprocessed_;
+    reading_ = false;
+    if (!ended_ && unprocessed_ < kReadAhead) StartRead();
+  }
+
+  void OnWrite(bool ok) {
+    std::lock_guard<std::mutex> lock(mu_);
+    writing_ = false;
+    if (!ok) outbox_.clear();
+    if (!outbox_.empty() && !finished_) {
+      current_ = std::move(outbox_.front());
+      outbox_.pop_front();
+      StartWrite();
+    } else if (ended_ && !finished_) {
+      StartFinish(finish_status_);
     }
   }
 
-  void Release() override { Unref(); }
-
- private:
-  void Unref() {
-    if (refs_.fetch_sub(1) == 1) delete this;
-  }
-
   void Send(ServerMessage message) {
-    std::lock_guard<std::recursive_mutex> lock(mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     if (ended_) return;
     if (writing_) {
       outbox_.push_back(std::move(message));
       return;
     }
-    writing_ = true;
     current_ = std::move(message);
-    StartWrite(&current_);
+    StartWrite();
   }
 
   // Ends the stream once: tells the owner, and finishes after the writes
   // already queued (so an error follows the Acks before it).
   void End(const absl::Status& status) {
     {
-      std::lock_guard<std::recursive_mutex> lock(mu_);
+      std::lock_guard<std::mutex> lock(mu_);
       if (ended_) return;
       ended_ = true;
       finish_status_ = ToGrpc(status);
-      if (!writing_) {
-        finished_ = true;
-        Finish(finish_status_);
-      }
+      if (!writing_) StartFinish(finish_status_);
     }
     if (!status.ok()) {
       SVCDNS_LOG(kInfo, "ingest_stream_ended", "stream=", id_, " peer=", peer_,
@@ -219,20 +271,50 @@ class StreamReactor final : public grpc::ServerBidiReactor<AgentMessage, ServerM
     ended.kind = StreamEvent::Kind::kEnded;
     ended.stream = id_;
     ended.sink = this;
-    queue_->Push(std::move(ended));
+    queue()->Push(std::move(ended));
   }
 
-  StreamEventQueue* queue_;
-  catalog::StreamId id_;
+  // Each under mu_, and one of each kind at a time.
+  void StartRead() {
+    reading_ = true;
+    ++outstanding_;
+    stream_.Read(&in_, &read_);
+  }
+  void StartWrite() {
+    writing_ = true;
+    ++outstanding_;
+    stream_.Write(current_, &write_);
+  }
+  void StartFinish(const grpc::Status& status) {
+    finished_ = true;
+    ++outstanding_;
+    stream_.Finish(status, &finish_);
+  }
+
+  // Frees this once neither gRPC nor the owner can reach it.
+  void DeleteIfUnused(std::unique_lock<std::mutex>& lock) {
+    if (outstanding_ > 0 || owned_) return;
+    lock.unlock();
+    delete this;
+  }
+
+  StreamEventQueue* queue() const { return acceptor_->queue; }
+
+  Acceptor* acceptor_;
+  grpc::ServerContext context_;
+  grpc::ServerAsyncReaderWriter<ServerMessage, AgentMessage> stream_;
+  Tag accept_, read_, write_, finish_, done_;
+  catalog::StreamId id_ = 0;
   std::string peer_;
-  std::atomic<int> refs_{2};  // gRPC (OnDone) and the owner (Release)
   AgentMessage in_;
-  std::recursive_mutex mu_;
+  std::mutex mu_;
+  int outstanding_ = 1;  // operations gRPC has not completed: the accept first
+  bool owned_ = false;   // the owner may still call: from acceptance to Release
   // Messages handed to the owner and not processed yet; a read is
   // outstanding while reading_ (flow control: at most kReadAhead queued).
   static constexpr int kReadAhead = 64;
   int unprocessed_ = 0;
-  bool reading_ = true;
+  bool reading_ = false;
   bool ended_ = false;     // no more reads or writes start
   bool finished_ = false;  // Finish() called
   bool writing_ = false;
@@ -241,27 +323,22 @@ class StreamReactor final : public grpc::ServerBidiReactor<AgentMessage, ServerM
   std::deque<ServerMessage> outbox_;
 };
 
-class IngestService final : public svcdns::v1::Ingest::CallbackService {
- public:
-  IngestService(const IngestOptions& options, StreamEventQueue* queue)
-      : options_(options), queue_(queue) {}
-
-  grpc::ServerBidiReactor<AgentMessage, ServerMessage>* Stream(
-      grpc::CallbackServerContext* context) override {
-    return new StreamReactor(context, options_, queue_, ++next_id_);
+// Hands each completion to its stream until the queue is shut down and empty.
+void Drain(grpc::ServerCompletionQueue* cq) {
+  void* tag;
+  bool ok;
+  while (cq->Next(&tag, &ok)) {
+    auto* t = static_cast<Tag*>(tag);
+    t->stream->OnCompletion(t->op, ok);
   }
-
- private:
-  IngestOptions options_;
-  StreamEventQueue* queue_;
-  std::atomic<catalog::StreamId> next_id_{0};
-};
+}
 
 }  // namespace
 
 struct IngestServer::Impl {
-  std::unique_ptr<IngestService> service;
+  Acceptor acceptor;
   std::unique_ptr<grpc::Server> server;
+  std::thread thread;  // the ingest thread: gRPC's I/O and every completion
   int port = 0;
 };
 
@@ -271,10 +348,16 @@ IngestServer::~IngestServer() { Shutdown(); }
 absl::Status IngestServer::Start(const IngestOptions& options, StreamEventQueue* queue) {
   auto credentials = MakeServerCredentials(options);
   if (!credentials.ok()) return credentials.status();
-  impl_->service = std::make_unique<IngestService>(options, queue);
+  Acceptor& acceptor = impl_->acceptor;
+  acceptor.options = options;
+  acceptor.queue = queue;
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.address, *credentials, &impl_->port);
-  builder.RegisterService(impl_->service.get());
+  builder.RegisterService(&acceptor.service);
+  // One completion queue, polled by one thread of ours. (The callback API
+  // polls with two threads of gRPC's that hand the poller role back and
+  // forth: five context switches per message on a core shared with DNS.)
+  acceptor.cq = builder.AddCompletionQueue();
   builder.SetMaxReceiveMessageSize(static_cast<int>(options.max_message_bytes));
   int keepalive_ms = static_cast<int>(absl::ToInt64Milliseconds(options.keepalive));
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, keepalive_ms);
@@ -288,17 +371,32 @@ absl::Status IngestServer::Start(const IngestOptions& options, StreamEventQueue*
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
   impl_->server = builder.BuildAndStart();
   if (impl_->server == nullptr || impl_->port == 0) {
+    impl_->server.reset();
+    acceptor.cq->Shutdown();
+    Drain(acceptor.cq.get());
     return absl::UnavailableError(
         absl::StrCat("cannot listen for agent streams on ", options.address));
   }
+  AgentStream::Accept(&acceptor);
+  impl_->thread = std::thread([cq = acceptor.cq.get()] {
+    pthread_setname_np(pthread_self(), "ingest");
+    Drain(cq);
+  });
   return absl::OkStatus();
 }
 
 void IngestServer::Shutdown() {
-  if (impl_->server) {
-    impl_->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
-    impl_->server.reset();
+  if (!impl_->server) return;
+  {
+    std::lock_guard<std::mutex> lock(impl_->acceptor.mu);
+    impl_->acceptor.shutting_down = true;
   }
+  // Ends every call (after a second for those still busy), whose last
+  // completions the ingest thread hands on until the queue is empty.
+  impl_->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  impl_->acceptor.cq->Shutdown();
+  impl_->thread.join();
+  impl_->server.reset();
 }
 
 int IngestServer::port() const { return impl_->port; }

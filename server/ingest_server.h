@@ -1,6 +1,7 @@
-// The agent stream endpoint (svcdns.v1.Ingest/Stream) on gRPC's callback
-// API: one reactor per stream converts messages to the model at this edge and
-// queues them for the catalog owner. gRPC types stop here.
+// The agent stream endpoint (svcdns.v1.Ingest/Stream) on gRPC's asynchronous
+// API, served by one "ingest" thread: each stream converts messages to the
+// model at this edge and queues them for the catalog owner. gRPC types stop
+// here.
 #ifndef SVCDNS_SERVER_INGEST_SERVER_H_
 #define SVCDNS_SERVER_INGEST_SERVER_H_
 
