@@ -7,6 +7,7 @@
 #include <deque>
 #include <fstream>
 #include <mutex>
+#include <shared_mutex>
 #include <sstream>
 #include <thread>
 
@@ -91,10 +92,10 @@ struct Acceptor {
   IngestOptions options;
   StreamEventQueue* queue = nullptr;
   catalog::StreamId last_id = 0;  // the ingest thread's
-  // Held while a stream asks for the next call, so that none asks once
-  // the queue shuts down.
-  std::mutex mu;
-  bool shutting_down = false;
+  // Shared while an operation starts, so that none starts once the queue
+  // shuts down (the owner may still act on a stream whose end is queued).
+  std::shared_mutex mu;
+  bool closed = false;
 };
 
 // One agent stream, on gRPC's asynchronous API: its completions arrive on
@@ -106,8 +107,8 @@ class AgentStream final : public StreamSink {
  public:
   // Waits for the next stream.
   static void Accept(Acceptor* acceptor) {
-    std::lock_guard<std::mutex> lock(acceptor->mu);
-    if (acceptor->shutting_down) return;
+    std::shared_lock<std::shared_mutex> lock(acceptor->mu);
+    if (acceptor->closed) return;
     auto* stream = new AgentStream(acceptor);
     acceptor->service.RequestStream(&stream->context_, &stream->stream_, acceptor->cq.get(),
                                     acceptor->cq.get(), &stream->accept_);
@@ -274,19 +275,26 @@ class AgentStream final : public StreamSink {
     queue()->Push(std::move(ended));
   }
 
-  // Each under mu_, and one of each kind at a time.
+  // Each under mu_, and one of each kind at a time. Once the queue shuts
+  // down none starts: the call is over, and its done notice ends the stream.
   void StartRead() {
+    std::shared_lock<std::shared_mutex> lock(acceptor_->mu);
+    if (acceptor_->closed) return;
     reading_ = true;
     ++outstanding_;
     stream_.Read(&in_, &read_);
   }
   void StartWrite() {
+    std::shared_lock<std::shared_mutex> lock(acceptor_->mu);
+    if (acceptor_->closed) return;
     writing_ = true;
     ++outstanding_;
     stream_.Write(current_, &write_);
   }
   void StartFinish(const grpc::Status& status) {
     finished_ = true;
+    std::shared_lock<std::shared_mutex> lock(acceptor_->mu);
+    if (acceptor_->closed) return;
     ++outstanding_;
     stream_.Finish(status, &finish_);
   }
@@ -387,13 +395,13 @@ absl::Status IngestServer::Start(const IngestOptions& options, StreamEventQueue*
 
 void IngestServer::Shutdown() {
   if (!impl_->server) return;
-  {
-    std::lock_guard<std::mutex> lock(impl_->acceptor.mu);
-    impl_->acceptor.shutting_down = true;
-  }
   // Ends every call (after a second for those still busy), whose last
   // completions the ingest thread hands on until the queue is empty.
   impl_->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  {
+    std::unique_lock<std::shared_mutex> lock(impl_->acceptor.mu);
+    impl_->acceptor.closed = true;
+  }
   impl_->acceptor.cq->Shutdown();
   impl_->thread.join();
   impl_->server.reset();

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -317,6 +318,53 @@ TEST_F(IngestTest, GarbageOnTheIngestPortIsRefused) {
   auto after = Connect();
   ASSERT_TRUE(after->Register("agent2", "10.9.0.2", {ServiceProto("api2", "api", 80)}));
   EXPECT_EQ(A("api.service.consul"), (std::vector<std::string>{"10.9.0.1", "10.9.0.2"}));
+}
+
+}  // namespace
+}  // namespace svcdns::testing
+
+namespace svcdns::testing {
+namespace {
+
+// Stopping the server while agents stream updates as fast as they can: it
+// acknowledges what it can and exits cleanly, whatever is in flight. (The
+// owner acts on streams until their end reaches it, after gRPC's queue has
+// shut down.)
+TEST_F(IngestTest, StopsCleanlyWhileAgentsStream) {
+  StartServer();
+  constexpr int kAgents = 32;
+  std::vector<std::unique_ptr<AgentStream>> agents;
+  for (int i = 0; i < kAgents; ++i) {
+    agents.push_back(Connect());
+    ASSERT_TRUE(agents.back()->Register("agent" + std::to_string(i), "10.9.1." + std::to_string(i),
+                                        {ServiceProto("api", "api", 80)},
+                                        {CheckProto("api-check", "api", v1::HEALTH_STATUS_PASSING)}));
+  }
+  std::atomic<int> acks{0};
+  std::vector<std::thread> threads;
+  for (auto& agent : agents) {
+    threads.emplace_back([&acks, agent = agent.get()] {
+      while (IsAck(agent->Read())) ++acks;
+    });
+    threads.emplace_back([agent = agent.get()] {
+      for (uint64_t seq = 3; seq < 200000; ++seq) {
+        auto status = seq % 2 ? v1::HEALTH_STATUS_CRITICAL : v1::HEALTH_STATUS_PASSING;
+        if (!agent->Send(UpdateMessage(seq, {CheckStatusChange("api-check", status)}))) return;
+      }
+    });
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (acks < 2000 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_GE(acks, 2000);
+  // Half the agents drop their streams as the server stops.
+  for (int i = 0; i < kAgents; i += 2) agents[i]->Cancel();
+  int status = server_->Stop();
+  for (auto& agent : agents) agent->Cancel();
+  for (auto& thread : threads) thread.join();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      << "status " << status << "\n" << server_->Log().substr(server_->Log().size() > 2000 ? server_->Log().size() - 2000 : 0);
 }
 
 }  // namespace
