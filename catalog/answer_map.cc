@@ -7,44 +7,142 @@
 
 namespace svcdns::catalog {
 
-namespace {
+// Pages and shards retired by the builder's map between two Freezes. The
+// version frozen at the start of the list holds it, and the list holds the
+// next one: those retired later may still be shown by an older version.
+struct AnswerMap::Retired {
+  std::vector<Page*> pages;
+  std::vector<ShardNode*> shards;
+  std::shared_ptr<Retired> newer;
 
-// Every shard starts as the same empty one, and every page as the same page
-// of them: an empty map costs nothing.
-const std::shared_ptr<const AnswerMap::Shard>& EmptyShard() {
-  static const auto* const kEmpty =
-      new std::shared_ptr<const AnswerMap::Shard>(std::make_shared<AnswerMap::Shard>());
-  return *kEmpty;
+  Retired() = default;
+  Retired(const Retired&) = delete;
+  Retired& operator=(const Retired&) = delete;
+  ~Retired() {
+    Free();
+    // Free the lists no one else holds now, in a loop: after versions that
+    // died newest first, a recursion could be as deep as they were many.
+    std::shared_ptr<Retired> next = std::move(newer);
+    while (next != nullptr && next.use_count() == 1) {
+      next->Free();
+      next = std::move(next->newer);
+    }
+  }
+  void Free() {
+    for (Page* page : pages) delete page;
+    for (ShardNode* shard : shards) delete shard;
+    pages.clear();
+    shards.clear();
+  }
+};
+
+AnswerMap::AnswerMap() : version_(1), retired_(std::make_shared<Retired>()) {
+  Split(kMinShardBits);
 }
 
-}  // namespace
+AnswerMap::~AnswerMap() { RetireAll(); }
 
-AnswerMap::AnswerMap() { Split(kMinShardBits); }
+AnswerMap::AnswerMap(AnswerMap&& other) noexcept { *this = std::move(other); }
+
+AnswerMap& AnswerMap::operator=(AnswerMap&& other) noexcept {
+  if (this == &other) return *this;
+  RetireAll();
+  shard_bits_ = other.shard_bits_;
+  pages_ = std::move(other.pages_);
+  size_ = other.size_;
+  version_ = other.version_;
+  retired_ = std::move(other.retired_);
+  other.pages_.clear();
+  other.size_ = 0;
+  other.version_ = 0;  // left frozen and empty
+  return *this;
+}
+
+void AnswerMap::RetireAll() {
+  if (version_ != 0) {  // a frozen map's pages are the builder's to retire
+    for (Page* page : pages_) {
+      for (ShardNode* shard : page->shards) Retire(shard);
+      Retire(page);
+    }
+  }
+  pages_.clear();
+  size_ = 0;
+  retired_.reset();  // frees what no version holds any longer
+}
+
+AnswerMap AnswerMap::Freeze() {
+  AnswerMap frozen(FrozenTag{});
+  frozen.shard_bits_ = shard_bits_;
+  frozen.pages_ = pages_;
+  frozen.size_ = size_;
+  // What this map retires from now on, `frozen` may show.
+  auto next = std::make_shared<Retired>();
+  retired_->newer = next;
+  retired_ = next;
+  frozen.retired_ = std::move(next);
+  ++version_;
+  return frozen;
+}
+
+void AnswerMap::Retire(Page* page) {
+  if (page->version == 0) return;
+  if (page->version == version_) {
+    delete page;  // made since the last Freeze: no version shows it
+    return;
+  }
+  std::lock_guard<std::mutex> lock(retire_mu_);
+  retired_->pages.push_back(page);
+}
+
+void AnswerMap::Retire(ShardNode* shard) {
+  if (shard->version == 0) return;
+  if (shard->version == version_) {
+    delete shard;
+    return;
+  }
+  std::lock_guard<std::mutex> lock(retire_mu_);
+  retired_->shards.push_back(shard);
+}
 
 void AnswerMap::Split(int bits) {
-  static const auto* const kEmptyPage = [] {
-    auto page = std::make_shared<Page>();
-    for (auto& shard : page->shards) shard = EmptyShard();
-    return new std::shared_ptr<const Page>(std::move(page));
+  // Every shard starts as the same empty one, and every page as the same
+  // page of them: an empty map costs nothing. Version 0: never freed.
+  static Page* const kEmptyPage = [] {
+    auto* empty_shard = new ShardNode{Shard(), 0};
+    auto* page = new Page;
+    for (auto& shard : page->shards) shard = empty_shard;
+    page->version = 0;
+    return page;
   }();
-  std::vector<std::shared_ptr<const Page>> old = std::move(pages_);
+  std::vector<Page*> old = std::move(pages_);
   size_t old_shards = shard_count();
   shard_bits_ = bits;
-  pages_.assign((shard_count() + kPageMask) >> kPageBits, *kEmptyPage);
+  pages_.assign((shard_count() + kPageMask) >> kPageBits, kEmptyPage);
   for (size_t i = 0; i < old_shards && !old.empty(); ++i) {
-    for (const auto& [key, answers] : *old[i >> kPageBits]->shards[i & kPageMask]) {
-      Mutable(ShardOf(key)).emplace(key, answers);
-    }
+    ShardNode* shard = old[i >> kPageBits]->shards[i & kPageMask];
+    for (const auto& [key, answers] : shard->entries) Mutable(ShardOf(key)).emplace(key, answers);
+  }
+  for (Page* page : old) {
+    for (ShardNode* shard : page->shards) Retire(shard);
+    Retire(page);
   }
 }
 
 AnswerMap::Shard& AnswerMap::Mutable(size_t shard) {
-  std::shared_ptr<const Page>& page = pages_[shard >> kPageBits];
-  if (page.use_count() != 1) page = std::make_shared<Page>(*page);
-  // Sole owner: pages and shards are allocated non-const (here).
-  std::shared_ptr<const Shard>& slot = const_cast<Page&>(*page).shards[shard & kPageMask];
-  if (slot.use_count() != 1) slot = std::make_shared<Shard>(*slot);
-  return const_cast<Shard&>(*slot);
+  Page*& page = pages_[shard >> kPageBits];
+  if (page->version != version_) {
+    Page* copy = new Page(*page);
+    copy->version = version_;
+    Retire(page);
+    page = copy;
+  }
+  ShardNode*& node = page->shards[shard & kPageMask];
+  if (node->version != version_) {
+    ShardNode* copy = new ShardNode{node->entries, version_};
+    Retire(node);
+    node = copy;
+  }
+  return node->entries;
 }
 
 bool AnswerMap::Replace(Shard& shard, AnswerSetRef answers) {

@@ -3,11 +3,20 @@
 // between successive versions. Publishing a change copies the map's page
 // pointers, then only the pages and shards it touches (a few dozen entries
 // each), instead of the whole table.
+//
+// Pages and shards carry no reference counts (copying a page would touch
+// each of its 64 shards, far apart in memory: most of what a publication
+// cost). The builder's map is the one that changes; each version it hands
+// out (Freeze) shares its pages and shards as they are. A page or shard the
+// builder replaces afterwards is retired, not freed: it is freed once every
+// version that may still show it is gone.
 #ifndef SVCDNS_CATALOG_ANSWER_MAP_H_
 #define SVCDNS_CATALOG_ANSWER_MAP_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -33,11 +42,18 @@ class AnswerMap {
   // 65536 shards), and a change copies a page of 64 shard pointers.
   static constexpr int kPageBits = 6;
 
-  AnswerMap();
-  // Copies share every page; the first Set/Erase of a shard copies its
-  // page and the shard.
-  AnswerMap(const AnswerMap&) = default;
-  AnswerMap& operator=(const AnswerMap&) = default;
+  AnswerMap();  // empty, and editable
+  ~AnswerMap();
+  AnswerMap(AnswerMap&& other) noexcept;
+  AnswerMap& operator=(AnswerMap&& other) noexcept;
+  AnswerMap(const AnswerMap&) = delete;
+  AnswerMap& operator=(const AnswerMap&) = delete;
+
+  // A read-only version of this map as it is now, sharing every page and
+  // shard. What this map changes later is copied first, so the version
+  // never changes; it stays valid however long it lives, in any order
+  // with the other versions and this map.
+  AnswerMap Freeze();
 
   // The entry for `key`, or nullptr. Allocates nothing, and touches no
   // reference count: readers hold the map alive by other means (RCU).
@@ -49,6 +65,7 @@ class AnswerMap {
   }
   size_t size() const { return size_; }
 
+  // Edits, on the builder's map only (not on a frozen version).
   // Adds or replaces the answers for answers->key().
   void Set(AnswerSetRef answers);
   // Set() for each, with distinct keys. A large batch (a first build) is
@@ -62,34 +79,56 @@ class AnswerMap {
 
  private:
   static constexpr size_t kPageMask = (size_t{1} << kPageBits) - 1;
-  struct Page {
-    std::shared_ptr<const Shard> shards[size_t{1} << kPageBits];
+  // Each stamped with the edit version that made it: the builder's map
+  // edits in place what it made since its last Freeze, and copies the rest.
+  // Version 0: the shared empty shard and page, never freed.
+  struct ShardNode {
+    Shard entries;
+    uint64_t version;
   };
+  struct Page {
+    ShardNode* shards[size_t{1} << kPageBits];
+    uint64_t version;
+  };
+  struct Retired;
+  struct FrozenTag {};
+  explicit AnswerMap(FrozenTag) {}
 
   // The shards' own hash function, so that Find can pass its result on.
   static size_t Hash(absl::string_view key) { return Shard::hasher{}(key); }
   size_t ShardOf(absl::string_view key) const { return Hash(key) >> (64 - shard_bits_); }
   size_t shard_count() const { return size_t{1} << shard_bits_; }
   const Shard& ShardAt(size_t shard) const {
-    return *pages_[shard >> kPageBits]->shards[shard & kPageMask];
+    return pages_[shard >> kPageBits]->shards[shard & kPageMask]->entries;
   }
   // The shard bits for `keys` keys: at most 32 a shard, up to the maximum.
   int BitsFor(size_t keys) const;
   // Splits every shard in 4 (a map that grew past 32 entries a shard):
   // O(size), once per fourfold growth.
   void Split(int bits);
-  // The shard to edit: its page and itself copied first unless this map is
-  // their only owner. (Only the builder thread copies maps, so a count of 1
-  // cannot grow behind our back; one that drops to 1 meanwhile costs a
-  // needless copy.) Threads may edit shards of different pages at once.
+  // The shard to edit: its page and itself copied first unless made since
+  // the last Freeze. Threads may edit shards of different pages at once.
   Shard& Mutable(size_t shard);
   // Puts the answers in the shard, in place of any for the same key; true
   // if the key is new.
   static bool Replace(Shard& shard, AnswerSetRef answers);
+  // A page or shard the builder's map no longer shows: freed now if no
+  // version shows it either, or else once they are gone.
+  void Retire(Page* page);
+  void Retire(ShardNode* shard);
+  // Retires every page and shard of the builder's map; a frozen one only
+  // lets go of its retired list.
+  void RetireAll();
 
   int shard_bits_ = kMinShardBits;
-  std::vector<std::shared_ptr<const Page>> pages_;  // shard i: pages_[i >> kPageBits]
+  std::vector<Page*> pages_;  // shard i: pages_[i >> kPageBits]
   size_t size_ = 0;
+  // The builder's map: the version its edits stamp (0 in a frozen one).
+  uint64_t version_ = 0;
+  // What is retired since the last Freeze; the versions taken before hold
+  // it (a frozen one holds the list begun when it was taken).
+  std::shared_ptr<Retired> retired_;
+  std::mutex retire_mu_;  // SetAll's threads retire at once
 };
 
 }  // namespace svcdns::catalog

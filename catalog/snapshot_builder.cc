@@ -190,7 +190,7 @@ absl::StatusOr<std::unique_ptr<Snapshot>> SnapshotBuilder::Build(uint64_t index)
   pending_.clear();
   CompileDirty();
   snapshot->instance_count = instance_count_;
-  snapshot->answers = answers_;
+  snapshot->answers = answers_.Freeze();
   return snapshot;
 }
 
