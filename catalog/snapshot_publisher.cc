@@ -7,14 +7,18 @@ namespace svcdns::catalog {
 SnapshotPublisher::~SnapshotPublisher() {
   // Readers are gone by now (workers are joined before the publisher dies).
   delete rcu_xchg_pointer(&current_, nullptr);
+  retired_.clear();
 }
 
 void SnapshotPublisher::Publish(std::unique_ptr<const Snapshot> next) {
   Snapshot* old = rcu_xchg_pointer(&current_, const_cast<Snapshot*>(next.release()));
-  if (old != nullptr) {
-    synchronize_rcu();
-    delete old;
-  }
+  if (old != nullptr) retired_.emplace_back(old);
+}
+
+void SnapshotPublisher::Reclaim() {
+  if (retired_.empty()) return;
+  synchronize_rcu();
+  retired_.clear();
 }
 
 const Snapshot* SnapshotPublisher::Current() const {

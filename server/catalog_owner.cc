@@ -44,13 +44,15 @@ CatalogOwner::CatalogOwner(uv_loop_t* loop, const OwnerOptions& options,
       coalesce_(NewHandle<uv_timer_t>(this)),
       expiry_(NewHandle<uv_timer_t>(this)),
       persist_(NewHandle<uv_timer_t>(this)),
-      view_(NewHandle<uv_timer_t>(this)) {
+      view_(NewHandle<uv_timer_t>(this)),
+      reclaim_(NewHandle<uv_timer_t>(this)) {
   uv_async_init(loop_, wake_, [](uv_async_t* a) { static_cast<CatalogOwner*>(a->data)->Drain(); });
   wake_->data = this;
   uv_timer_init(loop_, coalesce_);
   uv_timer_init(loop_, expiry_);
   uv_timer_init(loop_, persist_);
   uv_timer_init(loop_, view_);
+  uv_timer_init(loop_, reclaim_);
 }
 
 CatalogOwner::~CatalogOwner() {
@@ -179,7 +181,12 @@ absl::Status CatalogOwner::Publish() {
     // build shared out over several threads, each of which allocates from
     // an arena of its own. Give it back rather than hold it for good.
     constexpr size_t kLargeBuild = 100'000;  // answer sets: 30k+ instances
-    if (builder_.compiled() >= kLargeBuild) malloc_trim(0);  // ~10 ms at 1M instances
+    if (builder_.compiled() >= kLargeBuild) {
+      publisher_->Reclaim();
+      malloc_trim(0);  // ~10 ms at 1M instances
+    } else {
+      ScheduleReclaim();
+    }
     published_index_ = store_.index();
     stats_.publications.Add();
     stats_.index.Set(published_index_);
@@ -213,6 +220,19 @@ absl::Status CatalogOwner::Publish() {
   }
   pending_acks_.clear();
   return absl::OkStatus();
+}
+
+void CatalogOwner::ScheduleReclaim() {
+  constexpr size_t kMaxRetired = 64;
+  constexpr uint64_t kReclaimDelayMs = 10;
+  if (publisher_->retired() >= kMaxRetired) {
+    uv_timer_stop(reclaim_);
+    publisher_->Reclaim();
+  } else if (!uv_is_active(reinterpret_cast<uv_handle_t*>(reclaim_))) {
+    uv_timer_start(reclaim_, [](uv_timer_t* t) {
+      static_cast<CatalogOwner*>(t->data)->publisher_->Reclaim();
+    }, kReclaimDelayMs, 0);
+  }
 }
 
 void CatalogOwner::ScheduleView() {
@@ -282,6 +302,7 @@ void CatalogOwner::Close() {
   CloseHandle(expiry_);
   CloseHandle(persist_);
   CloseHandle(view_);
+  CloseHandle(reclaim_);
 }
 
 }  // namespace svcdns::server

@@ -91,6 +91,9 @@ class CatalogOwner {
   absl::Status Publish();
   void ScheduleExpiry();
   void ScheduleView();
+  // Frees replaced snapshots after a grace period: within 10 ms, or
+  // at once when many wait.
+  void ScheduleReclaim();
   void PublishView();
   void Persist();
 
@@ -107,6 +110,7 @@ class CatalogOwner {
   uv_timer_t* expiry_;
   uv_timer_t* persist_;
   uv_timer_t* view_;  // the next refresh of the HTTP view, when throttled
+  uv_timer_t* reclaim_;
   absl::Time view_made_at_ = absl::InfinitePast();
   absl::Duration view_cost_;
   bool closing_ = false;
