@@ -157,6 +157,8 @@ void CatalogOwner::Process(StreamEvent& event) {
 void CatalogOwner::MarkDirty() {
   if (dirty_) return;
   dirty_ = true;
+  // Publish() drains the queue first: what comes until then waits for it.
+  queue_.WillTakeSoon();
   uv_timer_start(coalesce_, [](uv_timer_t* t) {
     auto* self = static_cast<CatalogOwner*>(t->data);
     if (auto s = self->Publish(); !s.ok()) {
@@ -166,6 +168,7 @@ void CatalogOwner::MarkDirty() {
 }
 
 absl::Status CatalogOwner::Publish() {
+  Drain();  // what arrived since the publication was due did not wake us
   dirty_ = false;
   uv_timer_stop(coalesce_);
   if (store_.index() != published_index_) {

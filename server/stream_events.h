@@ -49,23 +49,33 @@ struct StreamEvent {
 };
 
 // A multi-producer queue of events for the owner's thread. `wake` is called
-// (outside the lock) when the queue goes from empty to non-empty.
+// (outside the lock) when the queue goes from empty to non-empty, unless the
+// owner said it will take the events anyway.
 class StreamEventQueue {
  public:
   explicit StreamEventQueue(std::function<void()> wake) : wake_(std::move(wake)) {}
 
   void Push(StreamEvent event) {
-    bool was_empty;
+    bool wake;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      was_empty = events_.empty();
+      wake = events_.empty() && !taking_soon_;
       events_.push_back(std::move(event));
     }
-    if (was_empty) wake_();
+    if (wake) wake_();
+  }
+
+  // The owner will call TakeAll soon without being woken (a publication is
+  // due): until then, pushes need not wake it. Under churn this spares the
+  // owner a wake-up per message.
+  void WillTakeSoon() {
+    std::lock_guard<std::mutex> lock(mu_);
+    taking_soon_ = true;
   }
 
   std::deque<StreamEvent> TakeAll() {
     std::lock_guard<std::mutex> lock(mu_);
+    taking_soon_ = false;
     std::deque<StreamEvent> out;
     out.swap(events_);
     return out;
@@ -75,6 +85,7 @@ class StreamEventQueue {
   std::function<void()> wake_;
   std::mutex mu_;
   std::deque<StreamEvent> events_;
+  bool taking_soon_ = false;
 };
 
 }  // namespace svcdns::server
