@@ -48,6 +48,8 @@ class ProbeRun {
   static void OnClosed(uv_handle_t* handle) {
     static_cast<ProbeRun*>(static_cast<Run*>(handle->data))->HandleClosed();
   }
+  // For a handle or request a run frees itself: one fewer to wait for.
+  void Released() { HandleClosed(); }
   // No result will be delivered (Cancel).
   void Forget() {
     cancelled_ = true;

@@ -10,7 +10,8 @@
 //    interface driven by the loop (no thread, no blocking). 2xx passing,
 //    429 warning, any other status or no answer critical; output
 //    "HTTP GET <url>: 200 OK Output: <first 4 KiB of the body>".
-//  - tcp: connect to a numeric host:port ("10.0.0.1:80", "[::1]:80");
+//  - tcp: connect to host:port ("10.0.0.1:80", "[::1]:80", "localhost:80":
+//    a name is looked up and its addresses tried in turn);
 //    passing "TCP connect <addr>: Success", else critical with the error.
 //  - ttl: critical ("TTL expired") unless UpdateTtl() is called within
 //    `ttl` of the previous update (or of Add()).

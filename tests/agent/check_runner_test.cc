@@ -473,7 +473,7 @@ TEST_F(CheckRunnerTest, TcpPassingThenCritical) {
   CheckDefinition def = Def("tcp", CheckKind::kTcp);
   def.tcp = target;
   CheckDefinition bad = Def("bad", CheckKind::kTcp);
-  bad.tcp = "localhost:80";
+  bad.tcp = "localhost";  // no port
   bad.check.status = Health::kPassing;
   ASSERT_TRUE(runner_->Add(def).ok());
   ASSERT_TRUE(runner_->Add(bad).ok());
@@ -484,7 +484,31 @@ TEST_F(CheckRunnerTest, TcpPassingThenCritical) {
   ASSERT_TRUE(RunUntil([&] { return StatusOf("tcp") == Health::kCritical; }));
   EXPECT_EQ(OutputOf("tcp"), absl::StrCat("TCP connect ", target, ": connection refused"));
   EXPECT_EQ(StatusOf("bad"), Health::kCritical);
-  EXPECT_THAT(OutputOf("bad"), HasSubstr("numeric host:port"));
+  EXPECT_THAT(OutputOf("bad"), HasSubstr("invalid address"));
+}
+
+// A name is looked up, and each of its addresses tried: "localhost" may
+// give ::1 first, and this listener is on 127.0.0.1 only.
+TEST_F(CheckRunnerTest, TcpNameIsLookedUpAndEachAddressTried) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr = {};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(listen(fd, 64), 0);
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  std::string target = absl::StrCat("localhost:", ntohs(addr.sin_port));
+
+  CheckDefinition def = Def("tcp", CheckKind::kTcp);
+  def.tcp = target;
+  ASSERT_TRUE(runner_->Add(def).ok());
+  ASSERT_TRUE(RunUntil([&] { return StatusOf("tcp") == Health::kPassing; }));
+  EXPECT_EQ(OutputOf("tcp"), absl::StrCat("TCP connect ", target, ": Success"));
+
+  close(fd);  // now every address refuses
+  ASSERT_TRUE(RunUntil([&] { return StatusOf("tcp") == Health::kCritical; }));
+  EXPECT_EQ(OutputOf("tcp"), absl::StrCat("TCP connect ", target, ": connection refused"));
 }
 
 TEST_F(CheckRunnerTest, TtlExpiresUnlessRefreshed) {
