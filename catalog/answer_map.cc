@@ -59,12 +59,7 @@ AnswerMap& AnswerMap::operator=(AnswerMap&& other) noexcept {
 }
 
 void AnswerMap::RetireAll() {
-  if (version_ != 0) {  // a frozen map's pages are the builder's to retire
-    for (Page* page : pages_) {
-      for (ShardNode* shard : page->shards) Retire(shard);
-      Retire(page);
-    }
-  }
+  if (version_ != 0) RetirePages(pages_);  // a frozen map's are the builder's
   pages_.clear();
   size_ = 0;
   retired_.reset();  // frees what no version holds any longer
@@ -84,24 +79,22 @@ AnswerMap AnswerMap::Freeze() {
   return frozen;
 }
 
-void AnswerMap::Retire(Page* page) {
-  if (page->version == 0) return;
-  if (page->version == version_) {
-    delete page;  // made since the last Freeze: no version shows it
+template <typename T>
+void AnswerMap::Retire(T* item, std::vector<T*>& list) {
+  if (item->version == 0) return;
+  if (item->version == version_) {
+    delete item;  // made since the last Freeze: no version shows it
     return;
   }
   std::lock_guard<std::mutex> lock(retire_mu_);
-  retired_->pages.push_back(page);
+  list.push_back(item);
 }
 
-void AnswerMap::Retire(ShardNode* shard) {
-  if (shard->version == 0) return;
-  if (shard->version == version_) {
-    delete shard;
-    return;
+void AnswerMap::RetirePages(const std::vector<Page*>& pages) {
+  for (Page* page : pages) {
+    for (ShardNode* shard : page->shards) Retire(shard, retired_->shards);
+    Retire(page, retired_->pages);
   }
-  std::lock_guard<std::mutex> lock(retire_mu_);
-  retired_->shards.push_back(shard);
 }
 
 void AnswerMap::Split(int bits) {
@@ -122,10 +115,7 @@ void AnswerMap::Split(int bits) {
     ShardNode* shard = old[i >> kPageBits]->shards[i & kPageMask];
     for (const auto& [key, answers] : shard->entries) Mutable(ShardOf(key)).emplace(key, answers);
   }
-  for (Page* page : old) {
-    for (ShardNode* shard : page->shards) Retire(shard);
-    Retire(page);
-  }
+  RetirePages(old);
 }
 
 AnswerMap::Shard& AnswerMap::Mutable(size_t shard) {
@@ -133,13 +123,13 @@ AnswerMap::Shard& AnswerMap::Mutable(size_t shard) {
   if (page->version != version_) {
     Page* copy = new Page(*page);
     copy->version = version_;
-    Retire(page);
+    Retire(page, retired_->pages);
     page = copy;
   }
   ShardNode*& node = page->shards[shard & kPageMask];
   if (node->version != version_) {
     ShardNode* copy = new ShardNode{node->entries, version_};
-    Retire(node);
+    Retire(node, retired_->shards);
     node = copy;
   }
   return node->entries;

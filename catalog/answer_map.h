@@ -113,9 +113,12 @@ class AnswerMap {
   // if the key is new.
   static bool Replace(Shard& shard, AnswerSetRef answers);
   // A page or shard the builder's map no longer shows: freed now if no
-  // version shows it either, or else once they are gone.
-  void Retire(Page* page);
-  void Retire(ShardNode* shard);
+  // version shows it either, or else (put on `list`, one of retired_'s)
+  // once they are gone.
+  template <typename T>
+  void Retire(T* item, std::vector<T*>& list);
+  // Retires the pages and every shard on them.
+  void RetirePages(const std::vector<Page*>& pages);
   // Retires every page and shard of the builder's map; a frozen one only
   // lets go of its retired list.
   void RetireAll();
