@@ -63,6 +63,23 @@ bool ProcessGone(pid_t pid) {
          stat[paren + 2] == 'Z';
 }
 
+// A TCP listener on 127.0.0.1 (only) at a port the kernel picks: its fd,
+// or -1.
+int ListenOnLoopback(uint16_t* port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr = {};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+      listen(fd, 64) != 0 || getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    if (fd >= 0) close(fd);
+    return -1;
+  }
+  *port = ntohs(addr.sin_port);
+  return fd;
+}
+
 CheckDefinition Def(const std::string& id, CheckKind kind) {
   CheckDefinition def;
   def.check.id = id;
@@ -460,15 +477,10 @@ TEST_F(CheckRunnerTest, HttpMethodBodyLimitAndTimeout) {
 }
 
 TEST_F(CheckRunnerTest, TcpPassingThenCritical) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr = {};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-  ASSERT_EQ(listen(fd, 64), 0);
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  std::string target = absl::StrCat("127.0.0.1:", ntohs(addr.sin_port));
+  uint16_t port;
+  int fd = ListenOnLoopback(&port);
+  ASSERT_GE(fd, 0);
+  std::string target = absl::StrCat("127.0.0.1:", port);
 
   CheckDefinition def = Def("tcp", CheckKind::kTcp);
   def.tcp = target;
@@ -490,15 +502,10 @@ TEST_F(CheckRunnerTest, TcpPassingThenCritical) {
 // A name is looked up, and each of its addresses tried: "localhost" may
 // give ::1 first, and this listener is on 127.0.0.1 only.
 TEST_F(CheckRunnerTest, TcpNameIsLookedUpAndEachAddressTried) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr = {};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-  ASSERT_EQ(listen(fd, 64), 0);
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  std::string target = absl::StrCat("localhost:", ntohs(addr.sin_port));
+  uint16_t port;
+  int fd = ListenOnLoopback(&port);
+  ASSERT_GE(fd, 0);
+  std::string target = absl::StrCat("localhost:", port);
 
   CheckDefinition def = Def("tcp", CheckKind::kTcp);
   def.tcp = target;
