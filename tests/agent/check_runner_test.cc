@@ -476,46 +476,33 @@ TEST_F(CheckRunnerTest, HttpMethodBodyLimitAndTimeout) {
   server.Hang(false);
 }
 
+// A numeric host, and a name: it is looked up, and each of its addresses
+// tried ("localhost" may give ::1 first, and the listener is on 127.0.0.1
+// only).
 TEST_F(CheckRunnerTest, TcpPassingThenCritical) {
-  uint16_t port;
-  int fd = ListenOnLoopback(&port);
-  ASSERT_GE(fd, 0);
-  std::string target = absl::StrCat("127.0.0.1:", port);
-
-  CheckDefinition def = Def("tcp", CheckKind::kTcp);
-  def.tcp = target;
   CheckDefinition bad = Def("bad", CheckKind::kTcp);
   bad.tcp = "localhost";  // no port
   bad.check.status = Health::kPassing;
-  ASSERT_TRUE(runner_->Add(def).ok());
   ASSERT_TRUE(runner_->Add(bad).ok());
-  ASSERT_TRUE(RunUntil([&] { return StatusOf("tcp") == Health::kPassing; }));
-  EXPECT_EQ(OutputOf("tcp"), absl::StrCat("TCP connect ", target, ": Success"));
+  for (const std::string host : {"127.0.0.1", "localhost"}) {
+    SCOPED_TRACE(host);
+    uint16_t port;
+    int fd = ListenOnLoopback(&port);
+    ASSERT_GE(fd, 0);
+    std::string target = absl::StrCat(host, ":", port);
+    CheckDefinition def = Def("tcp-" + host, CheckKind::kTcp);
+    def.tcp = target;
+    ASSERT_TRUE(runner_->Add(def).ok());
+    ASSERT_TRUE(RunUntil([&] { return StatusOf(def.check.id) == Health::kPassing; }));
+    EXPECT_EQ(OutputOf(def.check.id), absl::StrCat("TCP connect ", target, ": Success"));
 
-  close(fd);
-  ASSERT_TRUE(RunUntil([&] { return StatusOf("tcp") == Health::kCritical; }));
-  EXPECT_EQ(OutputOf("tcp"), absl::StrCat("TCP connect ", target, ": connection refused"));
+    close(fd);  // now every address refuses
+    ASSERT_TRUE(RunUntil([&] { return StatusOf(def.check.id) == Health::kCritical; }));
+    EXPECT_EQ(OutputOf(def.check.id),
+              absl::StrCat("TCP connect ", target, ": connection refused"));
+  }
   EXPECT_EQ(StatusOf("bad"), Health::kCritical);
   EXPECT_THAT(OutputOf("bad"), HasSubstr("invalid address"));
-}
-
-// A name is looked up, and each of its addresses tried: "localhost" may
-// give ::1 first, and this listener is on 127.0.0.1 only.
-TEST_F(CheckRunnerTest, TcpNameIsLookedUpAndEachAddressTried) {
-  uint16_t port;
-  int fd = ListenOnLoopback(&port);
-  ASSERT_GE(fd, 0);
-  std::string target = absl::StrCat("localhost:", port);
-
-  CheckDefinition def = Def("tcp", CheckKind::kTcp);
-  def.tcp = target;
-  ASSERT_TRUE(runner_->Add(def).ok());
-  ASSERT_TRUE(RunUntil([&] { return StatusOf("tcp") == Health::kPassing; }));
-  EXPECT_EQ(OutputOf("tcp"), absl::StrCat("TCP connect ", target, ": Success"));
-
-  close(fd);  // now every address refuses
-  ASSERT_TRUE(RunUntil([&] { return StatusOf("tcp") == Health::kCritical; }));
-  EXPECT_EQ(OutputOf("tcp"), absl::StrCat("TCP connect ", target, ": connection refused"));
 }
 
 TEST_F(CheckRunnerTest, TtlExpiresUnlessRefreshed) {
