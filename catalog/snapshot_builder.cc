@@ -34,24 +34,26 @@ void ForEachLabel(absl::string_view labels, F f) {
   }
 }
 
-// The ids of the services with a check that is in one list and not the
-// other, as objects (a changed check is a new object), sorted. Compared
-// place by place: a check in one list only is at a place where the other
-// list has another check, or none, so its service is among those returned.
-// (The store keeps checks in their places: usually one or two.)
-std::vector<absl::string_view> ChangedChecks(const std::vector<Shared<Check>>& a,
-                                             const std::vector<Shared<Check>>& b) {
-  std::vector<absl::string_view> ids;
-  for (size_t i = 0; i < std::max(a.size(), b.size()); ++i) {
-    const Check* x = i < a.size() ? &*a[i] : nullptr;
-    const Check* y = i < b.size() ? &*b[i] : nullptr;
-    if (x == y) continue;
-    if (x != nullptr) ids.push_back(x->service_id);
-    if (y != nullptr) ids.push_back(y->service_id);
+// The places where two lists hold different objects (a changed service or
+// check is a new object), ascending; a place only one list has is one.
+// (The store keeps services and checks in their places: usually one or two
+// differ.)
+template <typename T>
+std::vector<uint32_t> ChangedPlaces(const std::vector<Shared<T>>& a,
+                                    const std::vector<Shared<T>>& b) {
+  std::vector<uint32_t> places;
+  size_t common = std::min(a.size(), b.size());
+  for (uint32_t i = 0; i < common; ++i) {
+    if (&*a[i] != &*b[i]) places.push_back(i);
   }
-  std::sort(ids.begin(), ids.end());
-  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
-  return ids;
+  for (size_t i = common; i < std::max(a.size(), b.size()); ++i) {
+    places.push_back(static_cast<uint32_t>(i));
+  }
+  return places;
+}
+
+bool Contains(const std::vector<uint32_t>& sorted, uint32_t place) {
+  return std::binary_search(sorted.begin(), sorted.end(), place);
 }
 
 }  // namespace
@@ -213,7 +215,47 @@ SnapshotBuilder::NodeContext SnapshotBuilder::Context(const NodeState& state,
   return c;
 }
 
+SnapshotBuilder::NodeIndex::NodeIndex(const NodeState& state) {
+  service_at.reserve(state.services.size());
+  for (uint32_t i = 0; i < state.services.size(); ++i) service_at[state.services[i]->id] = i;
+  for (uint32_t i = 0; i < state.checks.size(); ++i) {
+    checks_of[state.checks[i]->service_id].push_back(i);
+  }
+}
+
+void SnapshotBuilder::NodeIndex::Update(const NodeState& before, const NodeState& after,
+                                        const std::vector<uint32_t>& services,
+                                        const std::vector<uint32_t>& checks) {
+  // What left a place first, then what took one: a service that moved
+  // (ids are unique in a node) ends up at its new place.
+  for (uint32_t i : services) {
+    if (i < before.services.size()) service_at.erase(before.services[i]->id);
+  }
+  for (uint32_t i : services) {
+    if (i < after.services.size()) service_at[after.services[i]->id] = i;
+  }
+  for (uint32_t i : checks) {
+    if (i >= before.checks.size()) continue;
+    auto it = checks_of.find(before.checks[i]->service_id);
+    if (it == checks_of.end()) continue;
+    std::erase(it->second, i);
+    if (it->second.empty()) checks_of.erase(it);
+  }
+  for (uint32_t i : checks) {
+    if (i < after.checks.size()) checks_of[after.checks[i]->service_id].push_back(i);
+  }
+}
+
+Health SnapshotBuilder::NodeContext::OfId(absl::string_view id) const {
+  Health worst = health;
+  if (auto it = index->checks_of.find(id); it != index->checks_of.end()) {
+    for (uint32_t i : it->second) worst = Worse(worst, state->checks[i]->status);
+  }
+  return worst;
+}
+
 Health SnapshotBuilder::NodeContext::Of(const Service& service) const {
+  if (index != nullptr) return OfId(service.id);
   constexpr int kScansBeforeIndex = 8;
   if (&service == last_) return last_health_;
   if (!indexed_ && ++scans_ <= kScansBeforeIndex) {
@@ -241,6 +283,7 @@ void SnapshotBuilder::Contribute(const NodeSlot& slot, Op op) {
   const NodeState& state = *slot.state;
   if (state.status == NodeStatus::kLeft) return;  // left nodes are not served
   NodeContext c = Context(state, slot.health);
+  c.index = slot.index.get();
   int sign = op == kAdd ? +1 : -1;
   Mark(Key(KeyKind::kDatacenter, {c.dc}), sign);
   if (c.address_size != 0) {
@@ -261,69 +304,110 @@ void SnapshotBuilder::Contribute(const NodeSlot& slot, Op op) {
 void SnapshotBuilder::Update(NodeSlot& slot, std::shared_ptr<const NodeState> next,
                              const NodeKey& key) {
   // Removals read the state the members were made from, still in the slot;
-  // `before` keeps it alive once the slot moves on.
-  NodeSlot before = slot;
+  // `previous` keeps it alive once the slot moves on.
+  std::shared_ptr<const NodeState> previous = slot.state;
+  const NodeState& before = *previous;
   const NodeState& after = *next;
-  // A service's health can differ only if one of its checks is not the
-  // same object in both states: usually none, or the one a result names.
-  // The node's own health only if one of its own checks (no service id,
-  // sorted first) is among them, or its status changed.
-  std::vector<absl::string_view> rechecked = ChangedChecks(before.state->checks, after.checks);
-  bool status_changed = before.state->status != after.status;
+  if (slot.index == nullptr) slot.index = std::make_unique<NodeIndex>(before);
+  NodeIndex& index = *slot.index;
+  std::vector<uint32_t> changed_services = ChangedPlaces(before.services, after.services);
+  std::vector<uint32_t> changed_checks = ChangedPlaces(before.checks, after.checks);
+  // A service's health can differ only if one of its checks changed: the
+  // ids of those services, sorted. The node's own health only if one of
+  // its own checks (no service id, sorted first) is among them, or its
+  // status changed.
+  std::vector<absl::string_view> rechecked;
+  for (uint32_t i : changed_checks) {
+    if (i < before.checks.size()) rechecked.push_back(before.checks[i]->service_id);
+    if (i < after.checks.size()) rechecked.push_back(after.checks[i]->service_id);
+  }
+  std::sort(rechecked.begin(), rechecked.end());
+  rechecked.erase(std::unique(rechecked.begin(), rechecked.end()), rechecked.end());
+  bool status_changed = before.status != after.status;
   Health health = status_changed || (!rechecked.empty() && rechecked.front().empty())
                       ? NodeHealth(after)
-                      : before.health;
-  NodeContext was = Context(*before.state, before.health), is = Context(after, health);
-  if (status_changed || before.state->node != after.node || before.health != health ||
-      before.state->status == NodeStatus::kLeft) {
+                      : slot.health;
+  if (status_changed || before.node != after.node || slot.health != health ||
+      before.status == NodeStatus::kLeft) {
     Contribute(slot, kRemove);
-    slot = NodeSlot{std::move(next), health};
+    index.Update(before, after, changed_services, changed_checks);
+    slot.state = std::move(next);
+    slot.health = health;
     Contribute(slot, kAdd);
     dirty_nodes_.insert(key);
     return;
   }
-  // Only services changed. Members name their service by its place in the
-  // node's slot, so a service that is the same, with the same health, at
-  // the same place needs nothing at all: a check flip on a node of a
-  // thousand services recompiles one service and touches no other group.
-  const auto& old_services = before.state->services;
-  const auto& new_services = after.services;
-  auto same_place = [&](uint32_t i) {  // (most services are the same object)
-    return i < old_services.size() && i < new_services.size() &&
-           (&*new_services[i] == &*old_services[i] || new_services[i]->id == old_services[i]->id);
+  // Only services changed, or their checks. Members name their service by
+  // its place in the node's slot, so a service that is the same, with the
+  // same health, at the same place needs nothing at all: a check flip on a
+  // node of a thousand services recompiles one service and touches no
+  // other group.
+  NodeContext was = Context(before, slot.health), is = Context(after, health);
+  was.index = is.index = &index;  // the index describes `before` until updated
+  // Which rechecked services' health changed: before, through the index;
+  // after, through the index for the checks that stayed and a look at
+  // those that changed.
+  auto health_after = [&](absl::string_view id) {
+    Health worst = health;
+    if (auto it = index.checks_of.find(id); it != index.checks_of.end()) {
+      for (uint32_t i : it->second) {
+        if (!Contains(changed_checks, i)) worst = Worse(worst, after.checks[i]->status);
+      }
+    }
+    for (uint32_t i : changed_checks) {
+      if (i < after.checks.size() && after.checks[i]->service_id == id) {
+        worst = Worse(worst, after.checks[i]->status);
+      }
+    }
+    return worst;
   };
-  // Where the services that are not at their old place are now (ids are
-  // unique in a node): after a deletion or an addition, one or two.
-  absl::flat_hash_map<absl::string_view, uint32_t> moved;
-  for (uint32_t j = 0; j < new_services.size(); ++j) {
-    if (!same_place(j)) moved.emplace(new_services[j]->id, j);
+  std::vector<absl::string_view> health_changed;  // sorted
+  for (absl::string_view id : rechecked) {
+    if (!id.empty() && was.OfId(id) != health_after(id)) health_changed.push_back(id);
   }
-  auto place_of = [&](uint32_t i) -> int64_t {
-    if (same_place(i)) return i;
-    auto it = moved.find(old_services[i]->id);
-    return it == moved.end() ? int64_t{-1} : int64_t{it->second};
+  auto health_differs = [&](absl::string_view id) {
+    return std::binary_search(health_changed.begin(), health_changed.end(), id);
   };
-  std::vector<bool> kept(new_services.size());
+  const auto& old_services = before.services;
+  const auto& new_services = after.services;
+  // Where the services at changed places are now (ids are unique in a
+  // node): after a deletion or an addition, one or two.
+  absl::flat_hash_map<absl::string_view, uint32_t> now_at;
+  for (uint32_t j : changed_services) {
+    if (j < new_services.size()) now_at.emplace(new_services[j]->id, j);
+  }
+  absl::flat_hash_set<uint32_t> kept;  // changed places whose service stays
   std::vector<std::pair<uint32_t, uint32_t>> moves;
-  for (uint32_t i = 0; i < old_services.size(); ++i) {
-    int64_t j = place_of(i);
-    if (j >= 0 && new_services[j] == old_services[i] &&
-        (!std::binary_search(rechecked.begin(), rechecked.end(), old_services[i]->id) ||
-         was.Of(old_services[i]) == is.Of(new_services[j]))) {
-      kept[j] = true;
-      if (j != i) moves.emplace_back(i, static_cast<uint32_t>(j));
+  for (uint32_t i : changed_services) {
+    if (i >= old_services.size()) continue;
+    auto it = now_at.find(old_services[i]->id);
+    if (it != now_at.end() && new_services[it->second] == old_services[i] &&
+        !health_differs(old_services[i]->id)) {
+      kept.insert(it->second);
+      if (it->second != i) moves.emplace_back(i, it->second);
     } else {
       ContributeService(slot, was, i, kRemove);
     }
   }
-  slot = NodeSlot{std::move(next), health};
+  // Services that kept their place and object, and not their health.
+  std::vector<uint32_t> rejoin;
+  for (absl::string_view id : health_changed) {
+    auto it = index.service_at.find(id);
+    if (it == index.service_at.end() || Contains(changed_services, it->second)) continue;
+    ContributeService(slot, was, it->second, kRemove);
+    rejoin.push_back(it->second);
+  }
+  index.Update(before, after, changed_services, changed_checks);
+  slot.state = std::move(next);
+  slot.health = health;
   // Moved services change places in two steps, so that no place is taken
   // twice (two services that swap, say).
   for (auto [i, j] : moves) ContributeService(slot, is, j, kMove, i, j | kMoving);
   for (auto [i, j] : moves) ContributeService(slot, is, j, kMove, j | kMoving, j);
-  for (uint32_t j = 0; j < new_services.size(); ++j) {
-    if (!kept[j]) ContributeService(slot, is, j, kAdd);
+  for (uint32_t j : changed_services) {
+    if (j < new_services.size() && !kept.contains(j)) ContributeService(slot, is, j, kAdd);
   }
+  for (uint32_t i : rejoin) ContributeService(slot, is, i, kAdd);
 }
 
 void SnapshotBuilder::ContributeService(const NodeSlot& slot, const NodeContext& c, uint32_t i,

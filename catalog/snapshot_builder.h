@@ -72,6 +72,19 @@ class SnapshotBuilder {
   size_t compiled() const { return compiled_; }
 
  private:
+  // Where a node's services and checks are, by id. Made at the node's
+  // first update (O(node), once), then kept in step with each update: an
+  // update of a node of a thousand services then reads what changed, not
+  // every service and check (each a cache miss of its own).
+  struct NodeIndex {
+    absl::flat_hash_map<std::string, uint32_t> service_at;  // id -> place
+    // Service id ("" for the node's own checks) -> places of its checks.
+    absl::flat_hash_map<std::string, std::vector<uint32_t>> checks_of;
+    explicit NodeIndex(const NodeState& state);
+    // From `before` to `after`, which differ at the places given.
+    void Update(const NodeState& before, const NodeState& after,
+                const std::vector<uint32_t>& services, const std::vector<uint32_t>& checks);
+  };
   // A node's state as the builder holds it (in nodes_, whose entries do not
   // move): members point at the slot, which follows the node's states.
   struct NodeSlot {
@@ -79,6 +92,7 @@ class SnapshotBuilder {
     // The node's own health (its status and its checks without a service),
     // kept so that an update need not read every check of a large node.
     Health health = Health::kPassing;
+    std::unique_ptr<NodeIndex> index;  // from the node's first update on
   };
   static Health NodeHealth(const NodeState& state);
   // A healthy instance in a service group: the service at a place in the
@@ -105,11 +119,15 @@ class SnapshotBuilder {
     char address[16];
     size_t address_size = 0;
     Health health = Health::kPassing;  // the node's own checks, and failure
-    // A service's health with its checks. The first few are found by a
-    // scan of the node's checks (an update asks about one or two services
-    // of a node that may have a thousand, each twice: the last answer is
-    // kept); then an index by service id is made once.
+    // The node's index, if it has one (it must describe `state`).
+    const NodeIndex* index = nullptr;
+    // A service's health with its checks: through the node's index, or
+    // else (a whole node added or removed) by a scan of the node's checks
+    // for the first few services asked about, then through an index by
+    // service id made once.
     Health Of(const Service& service) const;
+    // Through the index: the health of the service with this id.
+    Health OfId(absl::string_view id) const;
 
    private:
     mutable const Service* last_ = nullptr;
@@ -126,8 +144,8 @@ class SnapshotBuilder {
   static constexpr uint32_t kMoving = uint32_t{1} << 31;
   // Adds or removes everything the slot's state contributes.
   void Contribute(const NodeSlot& slot, Op op);
-  // A node that was and still is: only what differs is touched. Leaves
-  // `next` in the slot.
+  // A node that was and still is: only what differs is touched (after
+  // O(node) pointer comparisons). Leaves `next` in the slot.
   void Update(NodeSlot& slot, std::shared_ptr<const NodeState> next, const NodeKey& key);
   void ContributeService(const NodeSlot& slot, const NodeContext& context, uint32_t service,
                          Op op, uint32_t from = 0, uint32_t to = 0);

@@ -3,6 +3,7 @@
 #include <sched.h>
 
 #include <algorithm>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -310,6 +311,106 @@ TEST(SnapshotBuilderTest, HealthFollowsChecksHoweverManyChange) {
   expect_fresh("the node failed");
   catalog.nodes[0].status = NodeStatus::kAlive;
   expect_fresh("the node back");
+}
+
+// Random edits of every kind an agent makes, one per build or several, in
+// the places the store makes them (a deletion moves the last service or
+// check into the gap): after each build, the builder (which follows each
+// node's services and checks through an index once a node has changed)
+// answers exactly as a build from scratch.
+TEST(SnapshotBuilderTest, RandomEditsMatchFromScratch) {
+  std::mt19937 rng(2026);
+  auto pick = [&](size_t n) { return static_cast<size_t>(rng() % n); };
+  Catalog catalog = ManyServices(40, 2);  // 20 services a node, a check each
+  SnapshotBuilder builder({});
+  ASSERT_TRUE(builder.Build(catalog).ok());
+  std::vector<std::string> keys;
+  for (int s = 0; s < 48; ++s) {
+    std::string service = absl::StrCat("svc", s);
+    for (const char* tag : {"", "t0", "t1", "t2"}) keys.push_back(Key(service.c_str(), tag));
+  }
+  auto swap_erase = [](auto& items, size_t i) {
+    if (i + 1 != items.size()) items[i] = std::move(items.back());
+    items.pop_back();
+  };
+  Health statuses[] = {Health::kPassing, Health::kWarning, Health::kCritical};
+  int fresh_id = 0;
+  for (int round = 0; round < 3000; ++round) {
+    int edits = pick(4) == 0 ? 2 + static_cast<int>(pick(5)) : 1;
+    std::string done;
+    for (int e = 0; e < edits; ++e) {
+      NodeState& node = catalog.nodes[pick(2)];
+      auto& services = node.services;
+      auto& checks = node.checks;
+      int kind = static_cast<int>(pick(9));
+      absl::StrAppend(&done, kind, " ");
+      if (kind == 0 && !checks.empty()) {  // a check result
+        checks[pick(checks.size())].Mutable().status = statuses[pick(3)];
+      } else if (kind == 1 && !services.empty()) {  // a service and its checks go
+        size_t i = pick(services.size());
+        std::string id = services[i]->id;
+        swap_erase(services, i);
+        for (size_t c = 0; c < checks.size();) {
+          if (checks[c]->service_id == id) {
+            swap_erase(checks, c);
+          } else {
+            ++c;
+          }
+        }
+      } else if (kind == 2) {  // a service comes, maybe with a check
+        Service service;
+        service.id = absl::StrCat("new", fresh_id++);
+        service.name = absl::StrCat("svc", pick(48));
+        service.port = static_cast<uint16_t>(2000 + pick(100));
+        service.tags = {absl::StrCat("t", pick(3))};
+        services.push_back(service);
+        if (pick(2) == 0) {
+          Check check;
+          check.id = absl::StrCat("check-", service.id);
+          check.service_id = service.id;
+          check.status = statuses[pick(3)];
+          checks.push_back(check);
+        }
+      } else if (kind == 3 && !services.empty()) {  // a service changes
+        services[pick(services.size())].Mutable().port = static_cast<uint16_t>(3000 + pick(100));
+      } else if (kind == 4 && !services.empty()) {  // another check of a service
+        Check check;
+        check.id = absl::StrCat("extra", fresh_id++);
+        check.service_id = services[pick(services.size())]->id;
+        check.status = statuses[pick(3)];
+        checks.push_back(check);
+      } else if (kind == 5 && !checks.empty()) {  // a check goes
+        swap_erase(checks, pick(checks.size()));
+      } else if (kind == 6 && services.size() > 1) {  // two services swap places
+        std::swap(services[pick(services.size())], services[pick(services.size())]);
+      } else if (kind == 7) {  // the node's own check comes, changes or goes
+        auto own = std::find_if(checks.begin(), checks.end(),
+                                [](const Check& c) { return c.service_id.empty(); });
+        if (own == checks.end()) {
+          Check check;
+          check.id = absl::StrCat("own", fresh_id++);
+          check.status = statuses[pick(3)];
+          checks.push_back(check);
+        } else if (pick(2) == 0) {
+          own->Mutable().status = statuses[pick(3)];
+        } else {
+          swap_erase(checks, own - checks.begin());
+        }
+      } else if (kind == 8 && !services.empty()) {  // a Sync: equal values, new objects
+        for (auto& service : services) service = Service(*service);
+        std::shuffle(services.begin(), services.end(), rng);
+      }
+    }
+    catalog.index = round + 2;
+    auto got = builder.Build(catalog);
+    auto want = BuildSnapshot(catalog, {});
+    ASSERT_TRUE(got.ok() && want.ok());
+    SCOPED_TRACE(absl::StrCat("round ", round, ", edits ", done));
+    EXPECT_EQ((*got)->instance_count, (*want)->instance_count);
+    EXPECT_EQ((*got)->answers.size(), (*want)->answers.size());
+    ExpectSameAnswers(**got, **want, keys);
+    if (HasFailure()) break;
+  }
 }
 
 // A tag's answers are a view of its service's (no copy of the records) and
