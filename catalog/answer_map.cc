@@ -13,6 +13,7 @@ namespace svcdns::catalog {
 struct AnswerMap::Retired {
   std::vector<Page*> pages;
   std::vector<ShardNode*> shards;
+  std::vector<AnswerSetRef> answers;
   std::shared_ptr<Retired> newer;
 
   Retired() = default;
@@ -33,6 +34,7 @@ struct AnswerMap::Retired {
     for (ShardNode* shard : shards) delete shard;
     pages.clear();
     shards.clear();
+    answers.clear();
   }
 };
 
@@ -59,7 +61,12 @@ AnswerMap& AnswerMap::operator=(AnswerMap&& other) noexcept {
 }
 
 void AnswerMap::RetireAll() {
-  if (version_ != 0) RetirePages(pages_);  // a frozen map's are the builder's
+  if (version_ != 0) {  // a frozen map's pages, shards and answers are the builder's
+    for (size_t i = 0; i < pages_.size() << kPageBits && size_ > 0; ++i) {
+      for (const Entry& entry : ShardAt(i)) Retire(entry.answers);
+    }
+    RetirePages(pages_);
+  }
   pages_.clear();
   size_ = 0;
   retired_.reset();  // frees what no version holds any longer
@@ -90,6 +97,11 @@ void AnswerMap::Retire(T* item, std::vector<T*>& list) {
   list.push_back(item);
 }
 
+void AnswerMap::Retire(const AnswerSet* answers) {
+  std::lock_guard<std::mutex> lock(retire_mu_);
+  retired_->answers.push_back(AnswerSetRef::Adopt(answers));
+}
+
 void AnswerMap::RetirePages(const std::vector<Page*>& pages) {
   for (Page* page : pages) {
     for (ShardNode* shard : page->shards) Retire(shard, retired_->shards);
@@ -113,7 +125,7 @@ void AnswerMap::Split(int bits) {
   pages_.assign((shard_count() + kPageMask) >> kPageBits, kEmptyPage);
   for (size_t i = 0; i < old_shards && !old.empty(); ++i) {
     ShardNode* shard = old[i >> kPageBits]->shards[i & kPageMask];
-    for (const auto& [key, answers] : shard->entries) Mutable(ShardOf(key)).emplace(key, answers);
+    for (const Entry& entry : shard->entries) Mutable(ShardOf(entry.hash)).insert(entry);
   }
   RetirePages(old);
 }
@@ -135,19 +147,20 @@ AnswerMap::Shard& AnswerMap::Mutable(size_t shard) {
   return node->entries;
 }
 
-bool AnswerMap::Replace(Shard& shard, AnswerSetRef answers) {
-  absl::string_view key = answers->key();
-  // The old entry's key lives in the old set: replace the entry whole.
-  auto it = shard.find(key);
+bool AnswerMap::Replace(Shard& shard, uint64_t hash, AnswerSetRef answers) {
+  auto it = shard.find(Probe{answers->key(), hash});
   bool added = it == shard.end();
-  if (!added) shard.erase(it);
-  shard.emplace(key, std::move(answers));
+  if (!added) {
+    Retire(it->answers);
+    shard.erase(it);
+  }
+  shard.insert(Entry{hash, answers.Detach()});
   return added;
 }
 
 void AnswerMap::Set(AnswerSetRef answers) {
-  size_t shard = ShardOf(answers->key());
-  if (Replace(Mutable(shard), std::move(answers))) ++size_;
+  uint64_t hash = Hash(answers->key());
+  if (Replace(Mutable(ShardOf(hash)), hash, std::move(answers))) ++size_;
   if (shard_bits_ < kMaxShardBits && size_ > (size_t{1} << (shard_bits_ + kMaxPerShardBits))) {
     Split(shard_bits_ + 2);
   }
@@ -170,21 +183,23 @@ void AnswerMap::SetAll(std::vector<AnswerSetRef> sets, int parts) {
   // (Sets are read a few ahead of use: a million of them are far from
   // cache, and each read would otherwise wait on memory.)
   constexpr size_t kAhead = 8;
-  std::vector<uint32_t> shard_of(sets.size());
+  std::vector<uint64_t> hash_of(sets.size());
   RunInParallel(parts, [&](int part) {
     size_t begin = sets.size() * part / parts, end = sets.size() * (part + 1) / parts;
     for (size_t i = begin; i < end; ++i) {
       if (i + kAhead < end) __builtin_prefetch(sets[i + kAhead].get());
-      shard_of[i] = static_cast<uint32_t>(ShardOf(sets[i]->key()));
+      hash_of[i] = Hash(sets[i]->key());
     }
   });
   std::vector<uint32_t> shard_begin(shard_count() + 1);
-  for (uint32_t shard : shard_of) ++shard_begin[shard + 1];
+  for (uint64_t hash : hash_of) ++shard_begin[ShardOf(hash) + 1];
   for (size_t s = 0; s < shard_count(); ++s) shard_begin[s + 1] += shard_begin[s];
-  std::vector<AnswerSetRef> sorted(sets.size());
+  std::vector<std::pair<uint64_t, AnswerSetRef>> sorted(sets.size());
   {
     std::vector<uint32_t> next(shard_begin.begin(), shard_begin.end() - 1);
-    for (size_t i = 0; i < sets.size(); ++i) sorted[next[shard_of[i]]++] = std::move(sets[i]);
+    for (size_t i = 0; i < sets.size(); ++i) {
+      sorted[next[ShardOf(hash_of[i])]++] = {hash_of[i], std::move(sets[i])};
+    }
   }
   // Each part owns a range of pages: no two threads touch one.
   std::vector<size_t> added(parts);
@@ -197,8 +212,8 @@ void AnswerMap::SetAll(std::vector<AnswerSetRef> sets, int parts) {
       Shard& shard = Mutable(s);
       shard.reserve(shard.size() + (end - begin));
       for (uint32_t k = begin; k < end; ++k) {
-        if (k + kAhead < sorted.size()) __builtin_prefetch(sorted[k + kAhead].get());
-        if (Replace(shard, std::move(sorted[k]))) ++added[part];
+        if (k + kAhead < sorted.size()) __builtin_prefetch(sorted[k + kAhead].second.get());
+        if (Replace(shard, sorted[k].first, std::move(sorted[k].second))) ++added[part];
       }
     }
   });
@@ -216,9 +231,13 @@ void AnswerMap::Reserve(size_t keys) {
 }
 
 void AnswerMap::Erase(absl::string_view key) {
-  size_t index = ShardOf(key);
-  if (!ShardAt(index).contains(key)) return;
-  Mutable(index).erase(key);
+  Probe probe{key, Hash(key)};
+  size_t index = ShardOf(probe.hash);
+  if (!ShardAt(index).contains(probe)) return;
+  Shard& shard = Mutable(index);
+  auto it = shard.find(probe);
+  Retire(it->answers);
+  shard.erase(it);
   --size_;
 }
 

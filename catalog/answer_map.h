@@ -4,12 +4,14 @@
 // pointers, then only the pages and shards it touches (a few dozen entries
 // each), instead of the whole table.
 //
-// Pages and shards carry no reference counts (copying a page would touch
-// each of its 64 shards, far apart in memory: most of what a publication
-// cost). The builder's map is the one that changes; each version it hands
-// out (Freeze) shares its pages and shards as they are. A page or shard the
-// builder replaces afterwards is retired, not freed: it is freed once every
-// version that may still show it is gone.
+// Pages, shards and entries carry no reference counts (copying a page would
+// touch each of its 64 shards, and copying a shard each of its answer sets,
+// all far apart in memory: most of what a publication cost). The builder's
+// map is the one that changes, and holds one reference to each answer set
+// it shows; each version it hands out (Freeze) shares its pages and shards
+// as they are. A page, shard or answer set the builder replaces afterwards
+// is retired, not freed: it is freed once every version that may still
+// show it is gone.
 #ifndef SVCDNS_CATALOG_ANSWER_MAP_H_
 #define SVCDNS_CATALOG_ANSWER_MAP_H_
 
@@ -19,7 +21,7 @@
 #include <mutex>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/hash/hash.h"
 #include "absl/strings/string_view.h"
 #include "catalog/answer_set.h"
@@ -28,13 +30,39 @@ namespace svcdns::catalog {
 
 class AnswerMap {
  public:
-  // Keyed by each set's own key() (no copy of the key).
-  using Shard = absl::flat_hash_map<absl::string_view, AnswerSetRef>;
+  // An entry: the answers and their key's hash (the answers hold the key).
+  // A shard copies its entries without reading the answers: no key to
+  // hash again, no reference count to touch (each a cache miss of its
+  // own: most of what copying a shard cost).
+  struct Entry {
+    uint64_t hash;
+    const AnswerSet* answers;
+  };
+  // A key to look for, with its hash.
+  struct Probe {
+    absl::string_view key;
+    uint64_t hash;
+  };
+  struct EntryHash {
+    using is_transparent = void;
+    size_t operator()(const Entry& e) const { return e.hash; }
+    size_t operator()(const Probe& p) const { return p.hash; }
+  };
+  struct EntryEq {
+    using is_transparent = void;
+    bool operator()(const Entry& a, const Entry& b) const {
+      return a.hash == b.hash && a.answers->key() == b.answers->key();
+    }
+    bool operator()(const Entry& a, const Probe& b) const {
+      return a.hash == b.hash && a.answers->key() == b.key;
+    }
+    bool operator()(const Probe& a, const Entry& b) const { return (*this)(b, a); }
+  };
+  using Shard = absl::flat_hash_set<Entry, EntryHash, EntryEq>;
 
   // The shard count follows the size, so that a shard holds 8 to 32
-  // entries (copying one on a change rehashes each of its keys: the most
-  // of what a publication costs) while a small map stays one page: from 16
-  // shards up to 65536 (~30 entries each at 2M keys, a million instances).
+  // entries while a small map stays one page: from 16 shards up to 65536
+  // (~30 entries each at 2M keys, a million instances).
   static constexpr int kMinShardBits = 4;
   static constexpr int kMaxShardBits = 16;
   static constexpr int kMaxPerShardBits = 5;  // 32
@@ -55,13 +83,13 @@ class AnswerMap {
   // with the other versions and this map.
   AnswerMap Freeze();
 
-  // The entry for `key`, or nullptr. Allocates nothing, and touches no
+  // The answers for `key`, or nullptr. Allocates nothing, and touches no
   // reference count: readers hold the map alive by other means (RCU).
-  const Shard::value_type* Find(absl::string_view key) const {
-    size_t hash = Hash(key);  // hashed once: it picks the shard and the slot
-    const Shard& shard = ShardAt(hash >> (64 - shard_bits_));
-    auto it = shard.find(key, hash);
-    return it == shard.end() ? nullptr : &*it;
+  const AnswerSet* Find(absl::string_view key) const {
+    Probe probe{key, Hash(key)};  // hashed once: it picks the shard and the slot
+    const Shard& shard = ShardAt(ShardOf(probe.hash));
+    auto it = shard.find(probe);
+    return it == shard.end() ? nullptr : it->answers;
   }
   size_t size() const { return size_; }
 
@@ -94,9 +122,8 @@ class AnswerMap {
   struct FrozenTag {};
   explicit AnswerMap(FrozenTag) {}
 
-  // The shards' own hash function, so that Find can pass its result on.
-  static size_t Hash(absl::string_view key) { return Shard::hasher{}(key); }
-  size_t ShardOf(absl::string_view key) const { return Hash(key) >> (64 - shard_bits_); }
+  static uint64_t Hash(absl::string_view key) { return absl::Hash<absl::string_view>{}(key); }
+  size_t ShardOf(uint64_t hash) const { return hash >> (64 - shard_bits_); }
   size_t shard_count() const { return size_t{1} << shard_bits_; }
   const Shard& ShardAt(size_t shard) const {
     return pages_[shard >> kPageBits]->shards[shard & kPageMask]->entries;
@@ -111,12 +138,16 @@ class AnswerMap {
   Shard& Mutable(size_t shard);
   // Puts the answers in the shard, in place of any for the same key; true
   // if the key is new.
-  static bool Replace(Shard& shard, AnswerSetRef answers);
+  bool Replace(Shard& shard, uint64_t hash, AnswerSetRef answers);
   // A page or shard the builder's map no longer shows: freed now if no
   // version shows it either, or else (put on `list`, one of retired_'s)
   // once they are gone.
   template <typename T>
   void Retire(T* item, std::vector<T*>& list);
+  // Answers the builder's map no longer shows: released once no version
+  // that may show them is left. (The builder's map holds one reference
+  // to each answer set it shows; its versions hold none.)
+  void Retire(const AnswerSet* answers);
   // Retires the pages and every shard on them.
   void RetirePages(const std::vector<Page*>& pages);
   // Retires every page and shard of the builder's map; a frozen one only

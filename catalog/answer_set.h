@@ -147,9 +147,14 @@ class AnswerSetRef {
   const AnswerSet* operator->() const { return set_; }
   explicit operator bool() const { return set_ != nullptr; }
 
+  // For owners that keep plain pointers (the answer map): gives up the
+  // reference without releasing it, and takes one back.
+  const AnswerSet* Detach() { return std::exchange(set_, nullptr); }
+  static AnswerSetRef Adopt(const AnswerSet* set) { return AnswerSetRef(set); }
+
  private:
   friend class AnswerSet;
-  explicit AnswerSetRef(AnswerSet* set) : set_(set) {}
+  explicit AnswerSetRef(const AnswerSet* set) : set_(set) {}
   void Retain() const {
     if (set_ != nullptr) set_->refs_.fetch_add(1, std::memory_order_relaxed);
   }

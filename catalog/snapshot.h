@@ -61,8 +61,8 @@ class Snapshot {
 
   // Returns the answers for a key, or nullptr.
   const AnswerSet* Find(absl::string_view key) const {
-    const auto* entry = answers.Find(key);
-    return entry == nullptr || entry->second->marker() ? nullptr : entry->second.get();
+    const AnswerSet* set = answers.Find(key);
+    return set == nullptr || set->marker() ? nullptr : set;
   }
   // Whether the key exists, answers or marker (an empty non-terminal).
   bool Contains(absl::string_view key) const { return answers.Find(key) != nullptr; }
