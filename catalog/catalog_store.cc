@@ -13,19 +13,26 @@ namespace {
 // keep their places. (A node's services and checks have no order; the
 // builder follows each service by its place, so a deletion from a node of a
 // thousand services moves one of them, not every one after it.)
+// (Reads go through a const list: writing to one copies its chunk first.)
 template <typename T, typename Match>
-bool SwapErase(std::vector<T>& items, Match match) {
+bool SwapErase(ChunkedList<T>& items, Match match) {
   bool erased = false;
   for (size_t i = 0; i < items.size();) {
-    if (!match(items[i])) {
+    if (!match(std::as_const(items)[i])) {
       ++i;
       continue;
     }
-    if (i + 1 != items.size()) items[i] = std::move(items.back());
+    if (i + 1 != items.size()) items[i] = std::as_const(items).back();
     items.pop_back();
     erased = true;
   }
   return erased;
+}
+
+// The place of the first item that matches, or the list's size.
+template <typename T, typename Match>
+size_t Find(const ChunkedList<T>& items, Match match) {
+  return std::find_if(items.begin(), items.end(), match) - items.begin();
 }
 
 // Applies one change to `state` (a copy), validating what it brings: the
@@ -35,21 +42,19 @@ bool SwapErase(std::vector<T>& items, Match match) {
 // state differs.
 absl::Status Apply(const Change& change, NodeState& state, bool& changed) {
   auto service_of = [&](absl::string_view id) {
-    return std::find_if(state.services.begin(), state.services.end(),
-                        [&](const Service& s) { return s.id == id; });
+    return Find(state.services, [&](const Service& s) { return s.id == id; });
   };
   auto check_of = [&](absl::string_view id) {
-    return std::find_if(state.checks.begin(), state.checks.end(),
-                        [&](const Check& c) { return c.id == id; });
+    return Find(state.checks, [&](const Check& c) { return c.id == id; });
   };
   if (const auto* service = std::get_if<Service>(&change)) {
     if (auto s = ValidateService(*service); !s.ok()) return s;
-    auto it = service_of(service->id);
-    if (it == state.services.end()) {
+    size_t at = service_of(service->id);
+    if (at == state.services.size()) {
       state.services.push_back(*service);
       changed = true;
-    } else if (*it != *service) {
-      *it = *service;
+    } else if (std::as_const(state.services)[at] != *service) {
+      state.services[at] = *service;
       changed = true;
     }
   } else if (const auto* del = std::get_if<DeleteService>(&change)) {
@@ -57,24 +62,25 @@ absl::Status Apply(const Change& change, NodeState& state, bool& changed) {
     changed |= SwapErase(state.checks, [&](const Check& c) { return c.service_id == del->id; });
   } else if (const auto* check = std::get_if<Check>(&change)) {
     if (auto s = ValidateCheck(*check); !s.ok()) return s;  // its service: see Update()
-    auto it = check_of(check->id);
-    if (it == state.checks.end()) {
+    size_t at = check_of(check->id);
+    if (at == state.checks.size()) {
       state.checks.push_back(*check);
       changed = true;
-    } else if (*it != *check) {
-      *it = *check;
+    } else if (std::as_const(state.checks)[at] != *check) {
+      state.checks[at] = *check;
       changed = true;
     }
   } else if (const auto* del_check = std::get_if<DeleteCheck>(&change)) {
     changed |= SwapErase(state.checks, [&](const Check& c) { return c.id == del_check->id; });
   } else if (const auto* result = std::get_if<CheckResult>(&change)) {
-    auto it = check_of(result->check_id);
-    if (it == state.checks.end()) {
+    size_t at = check_of(result->check_id);
+    if (at == state.checks.size()) {
       return absl::InvalidArgumentError(
           absl::StrCat("check_status: check \"", result->check_id, "\" does not exist"));
     }
-    if ((*it)->status != result->status || (*it)->output != result->output) {
-      Check& updated = it->Mutable();
+    const Check& current = std::as_const(state.checks)[at];
+    if (current.status != result->status || current.output != result->output) {
+      Check& updated = state.checks[at].Mutable();
       updated.status = result->status;
       updated.output = result->output;
       changed = true;

@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include "catalog/chunked_list.h"
+
 namespace svcdns::catalog {
 
 // Numbered as svcdns.v1.HealthStatus, so conversions are a cast.
@@ -86,11 +88,13 @@ class Shared {
 // Liveness of a node as the server sees its agent.
 enum class NodeStatus : uint8_t { kAlive, kFailed, kLeft };
 
-// A node and everything it owns.
+// A node and everything it owns. Its services and checks are in chunked
+// lists: the store copies a node's state on every change, and a copy
+// shares every chunk the change does not touch.
 struct NodeState {
   Node node;
-  std::vector<Shared<Service>> services;
-  std::vector<Shared<Check>> checks;
+  ChunkedList<Shared<Service>> services;
+  ChunkedList<Shared<Check>> checks;
   NodeStatus status = NodeStatus::kAlive;
   bool operator==(const NodeState&) const = default;
 };

@@ -39,11 +39,15 @@ void ForEachLabel(absl::string_view labels, F f) {
 // (The store keeps services and checks in their places: usually one or two
 // differ.)
 template <typename T>
-std::vector<uint32_t> ChangedPlaces(const std::vector<Shared<T>>& a,
-                                    const std::vector<Shared<T>>& b) {
+std::vector<uint32_t> ChangedPlaces(const ChunkedList<Shared<T>>& a,
+                                    const ChunkedList<Shared<T>>& b) {
   std::vector<uint32_t> places;
   size_t common = std::min(a.size(), b.size());
   for (uint32_t i = 0; i < common; ++i) {
+    if (i % a.kChunkSize == 0 && a.SharesChunkAt(b, i)) {  // and so its items
+      i += a.kChunkSize - 1;
+      continue;
+    }
     if (&*a[i] != &*b[i]) places.push_back(i);
   }
   for (size_t i = common; i < std::max(a.size(), b.size()); ++i) {

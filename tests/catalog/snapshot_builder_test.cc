@@ -242,7 +242,9 @@ TEST(SnapshotBuilderTest, ServicesThatChangePlacesKeepTheirAnswers) {
       ExpectSameAnswers(**got, **want, {Key(name)});
     }
   };
-  for (auto& s : node.services) s.Mutable().weights.warning = 7;  // SRV weights show health
+  for (size_t i = 0; i < node.services.size(); ++i) {
+    node.services[i].Mutable().weights.warning = 7;  // SRV weights show health
+  }
   Check warning;
   warning.id = "web-3-check";
   warning.service_id = "web-3";
@@ -384,21 +386,24 @@ TEST(SnapshotBuilderTest, RandomEditsMatchFromScratch) {
       } else if (kind == 6 && services.size() > 1) {  // two services swap places
         std::swap(services[pick(services.size())], services[pick(services.size())]);
       } else if (kind == 7) {  // the node's own check comes, changes or goes
-        auto own = std::find_if(checks.begin(), checks.end(),
-                                [](const Check& c) { return c.service_id.empty(); });
-        if (own == checks.end()) {
+        size_t own = std::find_if(checks.begin(), checks.end(),
+                                  [](const Check& c) { return c.service_id.empty(); }) -
+                     checks.begin();
+        if (own == checks.size()) {
           Check check;
           check.id = absl::StrCat("own", fresh_id++);
           check.status = statuses[pick(3)];
           checks.push_back(check);
         } else if (pick(2) == 0) {
-          own->Mutable().status = statuses[pick(3)];
+          checks[own].Mutable().status = statuses[pick(3)];
         } else {
-          swap_erase(checks, own - checks.begin());
+          swap_erase(checks, own);
         }
       } else if (kind == 8 && !services.empty()) {  // a Sync: equal values, new objects
-        for (auto& service : services) service = Service(*service);
-        std::shuffle(services.begin(), services.end(), rng);
+        std::vector<Shared<Service>> copies;
+        for (const Service& service : services) copies.push_back(Service(service));
+        std::shuffle(copies.begin(), copies.end(), rng);
+        services.assign(copies.begin(), copies.end());
       }
     }
     catalog.index = round + 2;
@@ -444,10 +449,14 @@ TEST(SnapshotBuilderTest, TagAnswersAreTheTaggedInstancesOfTheService) {
   auto only = [&](absl::string_view tag) {
     Catalog subset = catalog;
     for (NodeState& node : subset.nodes) {
-      std::erase_if(node.services, [&](const Service& s) {
-        return std::none_of(s.tags.begin(), s.tags.end(),
-                            [&](const std::string& t) { return absl::EqualsIgnoreCase(t, tag); });
-      });
+      ChunkedList<Shared<Service>> tagged;
+      for (const Shared<Service>& s : node.services) {
+        if (std::any_of(s->tags.begin(), s->tags.end(),
+                        [&](const std::string& t) { return absl::EqualsIgnoreCase(t, tag); })) {
+          tagged.push_back(s);
+        }
+      }
+      node.services = tagged;
     }
     return subset;
   };
