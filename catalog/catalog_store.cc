@@ -9,48 +9,41 @@
 namespace svcdns::catalog {
 namespace {
 
-// Erases the elements that match, each replaced by the last one: the others
+// Erases the items at `places`, each replaced by the last one: the others
 // keep their places. (A node's services and checks have no order; the
 // builder follows each service by its place, so a deletion from a node of a
-// thousand services moves one of them, not every one after it.)
-// (Reads go through a const list: writing to one copies its chunk first.)
-template <typename T, typename Match>
-bool SwapErase(ChunkedList<T>& items, Match match) {
-  bool erased = false;
-  for (size_t i = 0; i < items.size();) {
-    if (!match(std::as_const(items)[i])) {
-      ++i;
-      continue;
-    }
+// thousand services moves one of them, not every one after it.) From the
+// highest place down, so that the last item is never one to erase.
+template <typename T>
+void EraseAt(ChunkedList<T>& items, std::vector<uint32_t> places) {
+  std::sort(places.begin(), places.end(), std::greater<>());
+  for (uint32_t i : places) {
+    // (Reads go through a const list: writing to one copies its chunk first.)
     if (i + 1 != items.size()) items[i] = std::as_const(items).back();
     items.pop_back();
-    erased = true;
   }
-  return erased;
 }
 
-// The place of the first item that matches, or the list's size.
-template <typename T, typename Match>
-size_t Find(const ChunkedList<T>& items, Match match) {
-  return std::find_if(items.begin(), items.end(), match) - items.begin();
+// Where `id` is, or `none`.
+uint32_t PlaceOf(const absl::flat_hash_map<std::string, uint32_t>& places, absl::string_view id,
+                 uint32_t none) {
+  auto it = places.find(id);
+  return it == places.end() ? none : it->second;
 }
 
-// Applies one change to `state` (a copy), validating what it brings: the
-// node's other services and checks were valid already, so an update costs
-// O(change) checks rather than O(node). (Whether a new check's service
-// exists is known once every change is applied.) Sets `changed` if the
-// state differs.
-absl::Status Apply(const Change& change, NodeState& state, bool& changed) {
-  auto service_of = [&](absl::string_view id) {
-    return Find(state.services, [&](const Service& s) { return s.id == id; });
-  };
-  auto check_of = [&](absl::string_view id) {
-    return Find(state.checks, [&](const Check& c) { return c.id == id; });
-  };
+// Applies one change to `state` (a copy), found through `index` (which
+// describes `state`), validating what it brings: the node's other services
+// and checks were valid already, so an update costs O(change) rather than
+// O(node). (Whether a new check's service exists is known once every change
+// is applied.) Sets `changed` if the state differs.
+absl::Status Apply(const Change& change, NodeState& state, const NodeIndex& index,
+                   bool& changed) {
+  uint32_t no_service = static_cast<uint32_t>(state.services.size());
+  uint32_t no_check = static_cast<uint32_t>(state.checks.size());
   if (const auto* service = std::get_if<Service>(&change)) {
     if (auto s = ValidateService(*service); !s.ok()) return s;
-    size_t at = service_of(service->id);
-    if (at == state.services.size()) {
+    uint32_t at = PlaceOf(index.service_at, service->id, no_service);
+    if (at == no_service) {
       state.services.push_back(*service);
       changed = true;
     } else if (std::as_const(state.services)[at] != *service) {
@@ -58,12 +51,19 @@ absl::Status Apply(const Change& change, NodeState& state, bool& changed) {
       changed = true;
     }
   } else if (const auto* del = std::get_if<DeleteService>(&change)) {
-    changed |= SwapErase(state.services, [&](const Service& s) { return s.id == del->id; });
-    changed |= SwapErase(state.checks, [&](const Check& c) { return c.service_id == del->id; });
+    uint32_t at = PlaceOf(index.service_at, del->id, no_service);
+    if (at != no_service) {
+      EraseAt(state.services, {at});
+      changed = true;
+    }
+    if (auto checks = index.checks_of.find(del->id); checks != index.checks_of.end()) {
+      EraseAt(state.checks, checks->second);
+      changed = true;
+    }
   } else if (const auto* check = std::get_if<Check>(&change)) {
     if (auto s = ValidateCheck(*check); !s.ok()) return s;  // its service: see Update()
-    size_t at = check_of(check->id);
-    if (at == state.checks.size()) {
+    uint32_t at = PlaceOf(index.check_at, check->id, no_check);
+    if (at == no_check) {
       state.checks.push_back(*check);
       changed = true;
     } else if (std::as_const(state.checks)[at] != *check) {
@@ -71,10 +71,14 @@ absl::Status Apply(const Change& change, NodeState& state, bool& changed) {
       changed = true;
     }
   } else if (const auto* del_check = std::get_if<DeleteCheck>(&change)) {
-    changed |= SwapErase(state.checks, [&](const Check& c) { return c.id == del_check->id; });
+    uint32_t at = PlaceOf(index.check_at, del_check->id, no_check);
+    if (at != no_check) {
+      EraseAt(state.checks, {at});
+      changed = true;
+    }
   } else if (const auto* result = std::get_if<CheckResult>(&change)) {
-    size_t at = check_of(result->check_id);
-    if (at == state.checks.size()) {
+    uint32_t at = PlaceOf(index.check_at, result->check_id, no_check);
+    if (at == no_check) {
       return absl::InvalidArgumentError(
           absl::StrCat("check_status: check \"", result->check_id, "\" does not exist"));
     }
@@ -199,20 +203,26 @@ absl::Status CatalogStore::Update(StreamId stream, const std::vector<Change>& ch
                                   absl::Time now) {
   auto record = Owned(stream);
   if (!record.ok()) return record.status();
-  NodeState next = *(*record)->state;
+  // The index follows `next` change by change; a rejected update drops it
+  // (the record's is made again at its next update).
+  std::unique_ptr<NodeIndex> index = std::move((*record)->index);
+  if (index == nullptr) index = std::make_unique<NodeIndex>(*(*record)->state);
+  NodeState next = *(*record)->state;  // O(chunks): copies share them
   bool changed = false;
   for (size_t i = 0; i < changes.size(); ++i) {
-    if (auto s = Apply(changes[i], next, changed); !s.ok()) {
+    NodeState before;
+    before.services = next.services;
+    before.checks = next.checks;
+    if (auto s = Apply(changes[i], next, *index, changed); !s.ok()) {
       return absl::InvalidArgumentError(absl::StrCat("changes[", i, "]: ", s.message()));
     }
+    index->Update(before, next, ChangedPlaces(before.services, next.services),
+                  ChangedPlaces(before.checks, next.checks));
   }
   for (size_t i = 0; i < changes.size(); ++i) {
     const auto* check = std::get_if<Check>(&changes[i]);
     if (check == nullptr || check->service_id.empty()) continue;
-    auto of_service = [&](const Service& s) { return s.id == check->service_id; };
-    auto is_it = [&](const Check& c) { return c.id == check->id; };
-    if (std::any_of(next.checks.begin(), next.checks.end(), is_it) &&
-        std::none_of(next.services.begin(), next.services.end(), of_service)) {
+    if (index->check_at.contains(check->id) && !index->service_at.contains(check->service_id)) {
       return absl::InvalidArgumentError(absl::StrCat(
           "changes[", i, "]: check \"", check->id, "\": service_id \"", check->service_id,
           "\" is not a service of node \"", next.node.name, "\""));
@@ -223,6 +233,7 @@ absl::Status CatalogStore::Update(StreamId stream, const std::vector<Change>& ch
     Replace(stream_nodes_[stream], **record, std::move(next));
     ++index_;
   }
+  (*record)->index = std::move(index);
   return absl::OkStatus();
 }
 
@@ -295,6 +306,7 @@ std::vector<std::pair<NodeKey, std::shared_ptr<const NodeState>>> CatalogStore::
 
 void CatalogStore::Replace(const NodeKey& key, NodeRecord& record, NodeState next) {
   record.state = std::make_shared<const NodeState>(std::move(next));
+  record.index.reset();  // Update() gives it back, the others replace it all
   changed_.insert(key);
 }
 

@@ -19,6 +19,7 @@
 #include "absl/time/time.h"
 #include "catalog/change.h"
 #include "catalog/model.h"
+#include "catalog/node_index.h"
 
 namespace svcdns::catalog {
 
@@ -90,6 +91,8 @@ class CatalogStore {
     absl::Time last_contact = absl::InfinitePast();
     absl::Time disconnected_at = absl::InfiniteFuture();  // owner gone since
     absl::Time status_since = absl::InfinitePast();        // failed/left since
+    // The state's services and checks by id, from its first Update on.
+    std::unique_ptr<NodeIndex> index;
   };
 
   NodeKey KeyOf(const Node& node) const;

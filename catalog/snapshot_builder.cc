@@ -34,28 +34,6 @@ void ForEachLabel(absl::string_view labels, F f) {
   }
 }
 
-// The places where two lists hold different objects (a changed service or
-// check is a new object), ascending; a place only one list has is one.
-// (The store keeps services and checks in their places: usually one or two
-// differ.)
-template <typename T>
-std::vector<uint32_t> ChangedPlaces(const ChunkedList<Shared<T>>& a,
-                                    const ChunkedList<Shared<T>>& b) {
-  std::vector<uint32_t> places;
-  size_t common = std::min(a.size(), b.size());
-  for (uint32_t i = 0; i < common; ++i) {
-    if (i % a.kChunkSize == 0 && a.SharesChunkAt(b, i)) {  // and so its items
-      i += a.kChunkSize - 1;
-      continue;
-    }
-    if (&*a[i] != &*b[i]) places.push_back(i);
-  }
-  for (size_t i = common; i < std::max(a.size(), b.size()); ++i) {
-    places.push_back(static_cast<uint32_t>(i));
-  }
-  return places;
-}
-
 bool Contains(const std::vector<uint32_t>& sorted, uint32_t place) {
   return std::binary_search(sorted.begin(), sorted.end(), place);
 }
@@ -217,37 +195,6 @@ SnapshotBuilder::NodeContext SnapshotBuilder::Context(const NodeState& state,
   c.address_size = ParseAddress(node.address, c.address);
   c.health = node_health;
   return c;
-}
-
-SnapshotBuilder::NodeIndex::NodeIndex(const NodeState& state) {
-  service_at.reserve(state.services.size());
-  for (uint32_t i = 0; i < state.services.size(); ++i) service_at[state.services[i]->id] = i;
-  for (uint32_t i = 0; i < state.checks.size(); ++i) {
-    checks_of[state.checks[i]->service_id].push_back(i);
-  }
-}
-
-void SnapshotBuilder::NodeIndex::Update(const NodeState& before, const NodeState& after,
-                                        const std::vector<uint32_t>& services,
-                                        const std::vector<uint32_t>& checks) {
-  // What left a place first, then what took one: a service that moved
-  // (ids are unique in a node) ends up at its new place.
-  for (uint32_t i : services) {
-    if (i < before.services.size()) service_at.erase(before.services[i]->id);
-  }
-  for (uint32_t i : services) {
-    if (i < after.services.size()) service_at[after.services[i]->id] = i;
-  }
-  for (uint32_t i : checks) {
-    if (i >= before.checks.size()) continue;
-    auto it = checks_of.find(before.checks[i]->service_id);
-    if (it == checks_of.end()) continue;
-    std::erase(it->second, i);
-    if (it->second.empty()) checks_of.erase(it);
-  }
-  for (uint32_t i : checks) {
-    if (i < after.checks.size()) checks_of[after.checks[i]->service_id].push_back(i);
-  }
 }
 
 Health SnapshotBuilder::NodeContext::OfId(absl::string_view id) const {

@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "catalog/answer_map.h"
 #include "catalog/model.h"
+#include "catalog/node_index.h"
 #include "catalog/snapshot.h"
 
 namespace svcdns::catalog {
@@ -72,19 +73,6 @@ class SnapshotBuilder {
   size_t compiled() const { return compiled_; }
 
  private:
-  // Where a node's services and checks are, by id. Made at the node's
-  // first update (O(node), once), then kept in step with each update: an
-  // update of a node of a thousand services then reads what changed, not
-  // every service and check (each a cache miss of its own).
-  struct NodeIndex {
-    absl::flat_hash_map<std::string, uint32_t> service_at;  // id -> place
-    // Service id ("" for the node's own checks) -> places of its checks.
-    absl::flat_hash_map<std::string, std::vector<uint32_t>> checks_of;
-    explicit NodeIndex(const NodeState& state);
-    // From `before` to `after`, which differ at the places given.
-    void Update(const NodeState& before, const NodeState& after,
-                const std::vector<uint32_t>& services, const std::vector<uint32_t>& checks);
-  };
   // A node's state as the builder holds it (in nodes_, whose entries do not
   // move): members point at the slot, which follows the node's states.
   struct NodeSlot {
@@ -92,7 +80,9 @@ class SnapshotBuilder {
     // The node's own health (its status and its checks without a service),
     // kept so that an update need not read every check of a large node.
     Health health = Health::kPassing;
-    std::unique_ptr<NodeIndex> index;  // from the node's first update on
+    // From the node's first update on: an update then reads what changed,
+    // not every service and check (each a cache miss of its own).
+    std::unique_ptr<NodeIndex> index;
   };
   static Health NodeHealth(const NodeState& state);
   // A healthy instance in a service group: the service at a place in the

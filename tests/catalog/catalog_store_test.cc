@@ -1,10 +1,13 @@
 #include "catalog/catalog_store.h"
 
+#include <map>
 #include <memory>
+#include <random>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 
@@ -191,6 +194,108 @@ TEST(CatalogStoreTest, RejectedUpdateChangesNothing) {
   EXPECT_TRUE(store.TakeChanges().empty());
   EXPECT_EQ(store.index(), index);
   EXPECT_EQ(store.Shared().nodes.at(0)->services.at(0)->port, 80);
+}
+
+// Random updates of several changes each, some of them invalid (so
+// rejected whole), now and then a Sync: the store, which finds services and
+// checks through an index it keeps in step with the node, holds exactly
+// what a plain model of the contract holds.
+TEST(CatalogStoreTest, RandomUpdatesMatchAModelOfTheContract) {
+  std::mt19937 rng(11);
+  auto pick = [&](size_t n) { return static_cast<size_t>(rng() % n); };
+  CatalogStore store("dc1");
+  absl::Time now = absl::UnixEpoch();
+  ASSERT_TRUE(store.Hello(1, NodeNamed("alpha"), now).ok());
+  std::map<std::string, Service> services;
+  std::map<std::string, Check> checks;
+  auto service = [&](size_t n) {
+    Service s = Web(static_cast<uint16_t>(pick(1000)));
+    s.id = absl::StrCat("web-", n);
+    return s;
+  };
+  auto check = [&](size_t n, std::string service_id) {
+    Check c = WebCheck(Health::kPassing);
+    c.id = absl::StrCat("check-", n);
+    c.service_id = std::move(service_id);
+    c.status = pick(2) ? Health::kPassing : Health::kCritical;
+    return c;
+  };
+  for (int round = 0; round < 1500; ++round) {
+    if (round % 300 == 0) {  // a Sync: the store's index starts again
+      std::vector<Service> all;
+      std::vector<Check> all_checks;
+      for (const auto& [id, s] : services) all.push_back(s);
+      for (const auto& [id, c] : checks) all_checks.push_back(c);
+      ASSERT_TRUE(store.Sync(1, all, all_checks, false, now).ok());
+    }
+    std::vector<Change> changes;
+    auto next_services = services;
+    auto next_checks = checks;
+    bool valid = true;
+    for (int n = 1 + static_cast<int>(pick(4)); n > 0; --n) {
+      switch (pick(6)) {
+        case 0: {
+          Service s = service(pick(80));
+          next_services[s.id] = s;
+          changes.emplace_back(s);
+          break;
+        }
+        case 1: {
+          std::string id = absl::StrCat("web-", pick(80));
+          next_services.erase(id);
+          std::erase_if(next_checks, [&](const auto& c) { return c.second.service_id == id; });
+          changes.emplace_back(DeleteService{id});
+          break;
+        }
+        case 2: {
+          Check c = check(pick(120), pick(5) ? absl::StrCat("web-", pick(80)) : "");
+          next_checks[c.id] = c;
+          changes.emplace_back(c);
+          break;
+        }
+        case 3: {
+          std::string id = absl::StrCat("check-", pick(120));
+          next_checks.erase(id);
+          changes.emplace_back(DeleteCheck{id});
+          break;
+        }
+        default: {
+          std::string id = absl::StrCat("check-", pick(120));
+          Health status = pick(2) ? Health::kPassing : Health::kCritical;
+          auto it = next_checks.find(id);
+          if (it == next_checks.end()) {
+            valid = false;  // no such check
+          } else {
+            it->second.status = status;
+            it->second.output = "result";
+          }
+          changes.emplace_back(CheckResult{id, status, "result"});
+        }
+      }
+    }
+    for (const auto& [id, c] : next_checks) {  // a check of a service the node lacks
+      if (!c.service_id.empty() && !next_services.contains(c.service_id)) {
+        for (const Change& change : changes) {
+          const auto* upsert = std::get_if<Check>(&change);
+          if (upsert != nullptr && upsert->id == id) valid = false;
+        }
+      }
+    }
+    EXPECT_EQ(store.Update(1, changes, now).ok(), valid) << "round " << round;
+    if (valid) {
+      services = std::move(next_services);
+      checks = std::move(next_checks);
+    }
+    const NodeState& state = *store.Shared().nodes.at(0);
+    std::map<std::string, Service> got_services;
+    std::map<std::string, Check> got_checks;
+    for (const Service& s : state.services) got_services[s.id] = s;
+    for (const Check& c : state.checks) got_checks[c.id] = c;
+    ASSERT_EQ(got_services.size(), state.services.size()) << "round " << round;
+    ASSERT_EQ(got_checks.size(), state.checks.size()) << "round " << round;
+    ASSERT_EQ(got_services, services) << "round " << round;
+    ASSERT_EQ(got_checks, checks) << "round " << round;
+  }
 }
 
 // A gone agent's node fails after the grace period, then is reaped: both
