@@ -134,8 +134,9 @@ class SnapshotBuilder {
   static constexpr uint32_t kMoving = uint32_t{1} << 31;
   // Adds or removes everything the slot's state contributes.
   void Contribute(const NodeSlot& slot, Op op);
-  // A node that was and still is: only what differs is touched (after
-  // O(node) pointer comparisons). Leaves `next` in the slot.
+  // A node that was and still is: only what differs is touched (found by
+  // comparing the states' chunks, then the items of chunks that differ).
+  // Leaves `next` in the slot.
   void Update(NodeSlot& slot, std::shared_ptr<const NodeState> next, const NodeKey& key);
   void ContributeService(const NodeSlot& slot, const NodeContext& context, uint32_t service,
                          Op op, uint32_t from = 0, uint32_t to = 0);
