@@ -96,8 +96,11 @@ class ChunkedList {
     push_back(T(std::forward<Args>(args)...));
   }
   void pop_back() {
-    Own(chunks_.size() - 1).pop_back();
-    if ((--size_ & kMask) == 0) chunks_.pop_back();
+    if ((--size_ & kMask) == 0) {
+      chunks_.pop_back();  // its only item: dropped, not copied first
+    } else {
+      Own(chunks_.size() - 1).pop_back();
+    }
   }
   // Removes the item at `at`; those after it move up (O(size - at)).
   const_iterator erase(const_iterator at) {
