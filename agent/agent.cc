@@ -53,7 +53,7 @@ Agent::Agent(uv_loop_t* loop, AgentOptions options)
       state_(options_.node),
       runner_(loop, [this](const std::string& id, catalog::Health status, const std::string& output) {
         OnCheck(id, status, output);
-      }),
+      }, CheckRunner::Options{.output_sync_interval = options_.check_update_interval}),
       executor_(loop),
       shared_(std::make_shared<VersionedState>()) {}
 

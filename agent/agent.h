@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "agent/check_runner.h"
 #include "agent/local_state.h"
 #include "agent/loop_executor.h"
@@ -25,6 +26,9 @@ struct AgentOptions {
   catalog::Node node;       // name, address, datacenter, meta
   std::string config_dir;   // Consul-format definitions; may be empty
   std::string data_dir;     // API registrations persist here; may be empty
+  // A check's new output alone is sent at most this often (Consul's
+  // check_update_interval); a new status always at once.
+  absl::Duration check_update_interval = absl::Minutes(5);
 };
 
 struct HttpReply {

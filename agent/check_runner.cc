@@ -77,6 +77,10 @@ struct CheckRunner::Entry {
   int successes = 0;         // consecutive passing or warning results
   int failures = 0;          // consecutive critical results
   std::string last_ttl_output;
+  // The output the listener last heard of (or the definition's, at Add),
+  // and when.
+  std::string notified_output;
+  absl::Time notified_at;
 };
 
 CheckRunner::CheckRunner(uv_loop_t* loop, Listener on_change)
@@ -119,6 +123,8 @@ absl::Status CheckRunner::Add(const CheckDefinition& def) {
   e->state.id = def.check.id;
   e->state.status = def.check.status;
   e->state.output = Truncated(def.check.output);
+  e->notified_output = e->state.output;  // registered with it
+  e->notified_at = absl::Now();
   if (e->state.status == Health::kCritical) e->state.critical_since = absl::Now();
   checks_[def.check.id] = std::move(owned);
 
@@ -252,14 +258,21 @@ absl::Status CheckRunner::UpdateTtl(const std::string& check_id, Health status,
 
 void CheckRunner::SetStatus(Entry* e, Health status, std::string output) {
   output = Truncated(std::move(output));
-  if (status != e->state.status) {
+  absl::Time now = absl::Now();
+  bool status_changed = status != e->state.status;
+  if (status_changed) {
     if (status == Health::kCritical) {
-      e->state.critical_since = absl::Now();
+      e->state.critical_since = now;
     } else {
       e->state.critical_since = absl::InfiniteFuture();
     }
     SVCDNS_LOG(kInfo, "check_status", "check=", Quote(e->state.id),
                " status=", catalog::HealthName(status));
+  }
+  if (status_changed || (output != e->notified_output &&
+                         now - e->notified_at >= options_.output_sync_interval)) {
+    e->notified_output = output;
+    e->notified_at = now;
     notices_.push_back({e->serial, e->state.id, status, output});
     if (notices_.size() == 1) {
       uv_timer_start(notify_timer_, [](uv_timer_t* t) {

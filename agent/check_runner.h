@@ -64,10 +64,11 @@ struct CheckStatus {
 
 class CheckRunner {
  public:
-  // Called from the loop, in order, once per status change (not for output
-  // changes alone, which Consul too defers; read them with Get()), never
-  // from inside another CheckRunner method. It may call any method of the
-  // runner but must not destroy it.
+  // Called from the loop, in order, once per status change, and for a new
+  // output alone at most once per Options::output_sync_interval (at the
+  // first result after it: Consul's check_update_interval; read the latest
+  // with Get()); never from inside another CheckRunner method. It may call
+  // any method of the runner but must not destroy it.
   using Listener = std::function<void(const std::string& check_id,
                                       catalog::Health status,
                                       const std::string& output)>;
@@ -76,6 +77,10 @@ class CheckRunner {
     // The first run of a probe comes after a random pause in
     // [0, min(interval, max_stagger)).
     absl::Duration max_stagger = absl::InfiniteDuration();
+    // How often a new output alone (the status the same) is passed on:
+    // every result of a busy check would otherwise be an update to send.
+    // Zero: every new output.
+    absl::Duration output_sync_interval = absl::Minutes(5);
   };
 
   CheckRunner(uv_loop_t* loop, Listener on_change);

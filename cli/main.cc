@@ -288,7 +288,7 @@ int main(int argc, char** argv) {
   agent_opts.node.address = "127.0.0.1";
   agent_opts.node.datacenter = "dc1";
   std::vector<std::string> node_meta;
-  std::string agent_token_file, agent_keepalive = "10s";
+  std::string agent_token_file, agent_keepalive = "10s", check_update_interval = "5m";
   CLI::App* agent_cmd = app.add_subcommand(
       "agent", "Run the agent of this node: definitions, health checks, registration API");
   agent_cmd->add_option("--config-dir", agent_opts.config_dir,
@@ -320,6 +320,10 @@ int main(int argc, char** argv) {
                         "Name the server certificate must carry (default: the --join host)");
   agent_cmd->add_option("--encrypt", agent_cmd_options.join_options.encrypt_key,
                         "Shared key (svcdns keygen), as the servers'");
+  agent_cmd->add_option("--check-update-interval", check_update_interval,
+                        "Send a check's new output alone at most this often (Consul's "
+                        "check_update_interval; 0s: every one); a new status goes at once")
+      ->check(duration)->capture_default_str();
   agent_cmd->add_option("--agent-keepalive", agent_keepalive, "Keepalive ping interval")
       ->check(duration)->capture_default_str();
 
@@ -409,6 +413,7 @@ int main(int argc, char** argv) {
       agent_opts.node.meta[kv.substr(0, eq)] = kv.substr(eq + 1);
     }
     agent_cmd_options.join_options.keepalive = Duration(agent_keepalive);
+    agent_opts.check_update_interval = Duration(check_update_interval);
     if (!agent_token_file.empty()) {
       auto token = ReadTokenFile(agent_token_file);
       if (!token.ok()) return Fail(token.status());

@@ -206,6 +206,34 @@ TEST_F(CheckRunnerTest, ScriptStatusFollowsExitCode) {
   EXPECT_EQ(events_[1].output, "exit 1\n");
 }
 
+// A new output alone (the status the same) reaches the listener at most
+// once per output_sync_interval: each one with zero, none within an hour
+// (only the first result's status change goes).
+TEST_F(CheckRunnerTest, NewOutputAloneIsPassedOnAtMostOncePerSyncInterval) {
+  for (absl::Duration interval : {absl::ZeroDuration(), absl::Hours(1)}) {
+    SCOPED_TRACE(absl::FormatDuration(interval));
+    MakeRunner(CheckRunner::Options{.max_stagger = absl::ZeroDuration(),
+                                    .output_sync_interval = interval});
+    events_.clear();
+    WriteFile(Path("n"), "0");
+    CheckDefinition def = Def("count", CheckKind::kScript);
+    def.args = Script("count.sh", "n=$(cat \"$1/n\")\necho $((n + 1)) > \"$1/n\"\necho \"run $n\"\n");
+    ASSERT_TRUE(runner_->Add(def).ok());
+    ASSERT_TRUE(RunUntil([&] { return runner_->RunCount("count") >= 4; }));
+    RunFor(absl::Milliseconds(30));  // listeners run on their own tick
+    ASSERT_FALSE(events_.empty());
+    EXPECT_EQ(events_[0].output, "run 0\n");
+    if (interval == absl::ZeroDuration()) {
+      ASSERT_GE(events_.size(), 4u);
+      EXPECT_EQ(events_[3].status, Health::kPassing);
+      EXPECT_EQ(events_[3].output, "run 3\n");
+    } else {
+      EXPECT_EQ(events_.size(), 1u);
+      EXPECT_NE(OutputOf("count"), "run 0\n");  // the latest, for Get()
+    }
+  }
+}
+
 TEST_F(CheckRunnerTest, ScriptOutputMergedAndTruncated) {
   CheckDefinition big = Def("big", CheckKind::kScript);
   big.args = Script("big.sh", "head -c 10000 /dev/zero | tr '\\0' x\necho err >&2\n");
