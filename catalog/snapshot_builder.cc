@@ -207,15 +207,13 @@ Health SnapshotBuilder::NodeContext::OfId(absl::string_view id) const {
 
 Health SnapshotBuilder::NodeContext::Of(const Service& service) const {
   if (index != nullptr) return OfId(service.id);
+  // (A node of a few services is cheaper to scan than to index.)
   constexpr int kScansBeforeIndex = 8;
-  if (&service == last_) return last_health_;
   if (!indexed_ && ++scans_ <= kScansBeforeIndex) {
     Health worst = health;
     for (const Check& check : state->checks) {
       if (check.service_id == service.id) worst = Worse(worst, check.status);
     }
-    last_ = &service;
-    last_health_ = worst;
     return worst;
   }
   if (!indexed_) {

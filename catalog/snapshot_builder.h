@@ -120,8 +120,6 @@ class SnapshotBuilder {
     Health OfId(absl::string_view id) const;
 
    private:
-    mutable const Service* last_ = nullptr;
-    mutable Health last_health_ = Health::kPassing;
     mutable int scans_ = 0;
     mutable bool indexed_ = false;
     mutable absl::flat_hash_map<absl::string_view, Health> service_health_;
