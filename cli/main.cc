@@ -261,7 +261,9 @@ int main(int argc, char** argv) {
                         "Largest agent message")->capture_default_str();
   serve_cmd->add_option("--agent-keepalive", keepalive, "Keepalive ping interval on agent streams")
       ->check(duration)->capture_default_str();
-  serve_cmd->add_option("--coalesce", coalesce, "Gather changes this long before publishing")
+  serve_cmd->add_option("--coalesce", coalesce,
+                        "Publish at most one snapshot per this interval (a change after a "
+                        "quiet spell at once)")
       ->check(duration)->capture_default_str();
   serve_cmd->add_option("--agent-grace", grace,
                         "Serve a node this long after its agent went away")

@@ -2,6 +2,7 @@
 
 #include <malloc.h>
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 
@@ -16,6 +17,10 @@ namespace {
 
 uint64_t Millis(absl::Duration d) {
   return static_cast<uint64_t>(std::max<int64_t>(0, absl::ToInt64Milliseconds(d)));
+}
+
+uint64_t CeilMillis(absl::Duration d) {
+  return static_cast<uint64_t>(std::max<double>(0, std::ceil(absl::ToDoubleMilliseconds(d))));
 }
 
 template <typename T>
@@ -157,14 +162,18 @@ void CatalogOwner::Process(StreamEvent& event) {
 void CatalogOwner::MarkDirty() {
   if (dirty_) return;
   dirty_ = true;
-  // Publish() drains the queue first: what comes until then waits for it.
+  // At most one publication per coalescing window: after a quiet spell at
+  // once (once the events waiting are processed), under churn when the
+  // window since the last one ends. Publish() drains the queue first: what
+  // comes until then waits for it, without waking this thread.
   queue_.WillTakeSoon();
+  absl::Duration wait = published_at_ + options_.coalesce - absl::Now();
   uv_timer_start(coalesce_, [](uv_timer_t* t) {
     auto* self = static_cast<CatalogOwner*>(t->data);
     if (auto s = self->Publish(); !s.ok()) {
       SVCDNS_LOG(kError, "publish_failed", "error=", Quote(s.message()));
     }
-  }, Millis(options_.coalesce), 0);
+  }, CeilMillis(wait), 0);
 }
 
 absl::Status CatalogOwner::Publish() {
@@ -191,6 +200,7 @@ absl::Status CatalogOwner::Publish() {
       ScheduleReclaim();
     }
     published_index_ = store_.index();
+    published_at_ = absl::Now();
     stats_.publications.Add();
     stats_.index.Set(published_index_);
     stats_.instances.Set(instances);

@@ -27,7 +27,7 @@ namespace svcdns::server {
 
 struct OwnerOptions {
   std::string server_node;
-  absl::Duration coalesce = absl::Milliseconds(2);
+  absl::Duration coalesce = absl::Milliseconds(2);  // at most one publication per
   absl::Duration agent_grace = absl::Seconds(30);
   absl::Duration reap_after = absl::Hours(72);
   std::string data_dir;  // empty: no persistence
@@ -116,6 +116,7 @@ class CatalogOwner {
   bool closing_ = false;
   bool dirty_ = false;
   uint64_t published_index_ = 0;
+  absl::Time published_at_ = absl::InfinitePast();
   uint64_t persisted_index_ = 0;
   absl::flat_hash_map<catalog::StreamId, StreamSink*> sinks_;
   struct PendingAck {

@@ -223,7 +223,7 @@ class AgentStream final : public StreamSink {
     }
     event->stream = id_;
     event->sink = this;
-    queue()->Push(*std::move(event));
+    queue()->PushQuietly(*std::move(event));  // announced by Drain()
     // Read ahead: while the owner is busy publishing, each stream may queue
     // up to kReadAhead messages, which then land in one publication.
     std::lock_guard<std::mutex> lock(mu_);
@@ -334,14 +334,25 @@ class AgentStream final : public StreamSink {
   std::deque<ServerMessage> outbox_;
 };
 
-// Hands each completion to its stream until the queue is shut down and empty.
-void Drain(grpc::ServerCompletionQueue* cq) {
+// Hands each completion to its stream until the queue is shut down and
+// empty. The owner hears of the messages read once every completion ready
+// now is handed on, not of each one: under churn, one wake-up of the owner
+// (and one publication) per burst of messages.
+void Drain(grpc::ServerCompletionQueue* cq, StreamEventQueue* events) {
   void* tag;
   bool ok;
-  while (cq->Next(&tag, &ok)) {
+  for (;;) {
+    auto next = cq->AsyncNext(&tag, &ok, gpr_time_0(GPR_CLOCK_MONOTONIC));
+    if (next == grpc::CompletionQueue::TIMEOUT) {
+      events->Announce();
+      next = cq->Next(&tag, &ok) ? grpc::CompletionQueue::GOT_EVENT
+                                 : grpc::CompletionQueue::SHUTDOWN;
+    }
+    if (next == grpc::CompletionQueue::SHUTDOWN) break;
     auto* t = static_cast<Tag*>(tag);
     t->stream->OnCompletion(t->op, ok);
   }
+  events->Announce();
 }
 
 }  // namespace
@@ -384,12 +395,12 @@ absl::Status IngestServer::Start(const IngestOptions& options, StreamEventQueue*
   if (impl_->server == nullptr || impl_->port == 0) {
     impl_->server.reset();
     acceptor.cq->Shutdown();
-    Drain(acceptor.cq.get());
+    Drain(acceptor.cq.get(), queue);
     return absl::UnavailableError(
         absl::StrCat("cannot listen for agent streams on ", options.address));
   }
   AgentStream::Accept(&acceptor);
-  impl_->thread = std::thread([cq = acceptor.cq.get()] {
+  impl_->thread = std::thread([cq = acceptor.cq.get(), queue] {
     pthread_setname_np(pthread_self(), "ingest");
     // SCHED_BATCH: a wake-up does not preempt the running thread. Each Ack
     // the owner writes completes at once and wakes this thread; preempting
@@ -402,7 +413,7 @@ absl::Status IngestServer::Start(const IngestOptions& options, StreamEventQueue*
     if (sched_setscheduler(0, SCHED_BATCH, &param) != 0) {
       SVCDNS_LOG(kDebug, "ingest_sched_batch_failed", "errno=", errno);
     }
-    Drain(cq);
+    Drain(cq, queue);
   });
   return absl::OkStatus();
 }

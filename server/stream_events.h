@@ -49,33 +49,45 @@ struct StreamEvent {
 };
 
 // A multi-producer queue of events for the owner's thread. `wake` is called
-// (outside the lock) when the queue goes from empty to non-empty, unless the
-// owner said it will take the events anyway.
+// (outside the lock) when events wait that the owner was not told of,
+// unless the owner said it will take them anyway.
 class StreamEventQueue {
  public:
   explicit StreamEventQueue(std::function<void()> wake) : wake_(std::move(wake)) {}
 
   void Push(StreamEvent event) {
-    bool wake;
+    PushQuietly(std::move(event));
+    Announce();
+  }
+
+  // Queues without waking the owner: for a producer with more to come,
+  // which calls Announce() once it has none ready. Under churn a burst of
+  // messages then costs the owner one wake-up.
+  void PushQuietly(StreamEvent event) {
+    std::lock_guard<std::mutex> lock(mu_);
+    events_.push_back(std::move(event));
+  }
+
+  // Wakes the owner for the events waiting, unless it knows of them.
+  void Announce() {
     {
       std::lock_guard<std::mutex> lock(mu_);
-      wake = events_.empty() && !taking_soon_;
-      events_.push_back(std::move(event));
+      if (events_.empty() || announced_) return;
+      announced_ = true;
     }
-    if (wake) wake_();
+    wake_();
   }
 
   // The owner will call TakeAll soon without being woken (a publication is
-  // due): until then, pushes need not wake it. Under churn this spares the
-  // owner a wake-up per message.
+  // due): until then, pushes need not wake it.
   void WillTakeSoon() {
     std::lock_guard<std::mutex> lock(mu_);
-    taking_soon_ = true;
+    announced_ = true;
   }
 
   std::deque<StreamEvent> TakeAll() {
     std::lock_guard<std::mutex> lock(mu_);
-    taking_soon_ = false;
+    announced_ = false;
     std::deque<StreamEvent> out;
     out.swap(events_);
     return out;
@@ -85,7 +97,7 @@ class StreamEventQueue {
   std::function<void()> wake_;
   std::mutex mu_;
   std::deque<StreamEvent> events_;
-  bool taking_soon_ = false;
+  bool announced_ = false;  // the owner was woken, or will take them anyway
 };
 
 }  // namespace svcdns::server
