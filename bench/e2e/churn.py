@@ -15,7 +15,11 @@ Knot 1 UDP worker and 1 background worker):
      s, starting 1 s in; to svcdns over the agent streams, to Knot as UPDATE
      messages over UDP (one SRV record added or deleted per update); it
      reports ack and update->visible latencies (see bench/churn_client.cc);
-  4. the QPS drop (churn against quiet) and the latencies go in the report.
+  4. quiet again, once the churn client is done (svcdns keeps serving its
+     nodes: --agent-grace 10m), so that the quiet throughput brackets the
+     churn run: a shared machine drifts by several percent within a minute;
+  5. the QPS drop (churn against the mean of the two quiet runs) and the
+     latencies go in the report.
 
 Every process it starts is written to WORK/pids (churn.sh's trap kills them).
 """
@@ -68,7 +72,7 @@ def one(a, size, which, cat_dir, port, ingest_port):
     if which == "svcdns":
         argv = ["taskset", "-c", "0", a.svcdns, "serve", "--dns-addr", "127.0.0.1:%d" % port,
                 "--workers", "1", "--ingest-addr", "127.0.0.1:%d" % ingest_port, "--http-addr", "",
-                "--coalesce", a.coalesce]
+                "--coalesce", a.coalesce, "--agent-grace", "10m"]
         server = start(a.work, tag, argv)
         wait_ready(port, server, which)
         cargv = ["--mode", "grpc", "--ingest-addr", "127.0.0.1:%d" % ingest_port]
@@ -111,13 +115,20 @@ def one(a, size, which, cat_dir, port, ingest_port):
     if not lines:
         raise SystemExit("churn client for %s printed no summary; see %s-churn.log" % (tag, tag))
     c = parse_churn(lines[-1])
-    log("%s %d: quiet %.0f q/s, churn %.0f q/s (%.1f%%); %s" % (
-        which, size, quiet["qps"], churn["qps"], 100 * (churn["qps"] / quiet["qps"] - 1), lines[-1]))
+    after = measure(a, which, server, port, 3)
+    log("%s %d: quiet %.0f / %.0f q/s, churn %.0f q/s (%.1f%%); %s" % (
+        which, size, quiet["qps"], after["qps"], churn["qps"], drop(quiet, churn, after), lines[-1]))
     stop(client, a.work)
     stop(server, a.work)
-    return {"size": size, "server": which, "ready_s": ready_s, "quiet": quiet, "churn": churn, "client": c,
+    return {"size": size, "server": which, "ready_s": ready_s, "quiet": quiet, "churn": churn,
+            "quiet_after": after, "client": c,
             "client_cpu": client_cpu, "control_cpu": control_cpu,
             "summary": lines[-1]}
+
+
+def drop(quiet, churn, after):
+    """Churn q/s against the mean of the quiet runs before and after, in %."""
+    return 100 * (churn["qps"] / ((quiet["qps"] + after["qps"]) / 2) - 1)
 
 
 def fmt(v, spec="%.1f"):
@@ -140,20 +151,21 @@ def report(a, rows, info):
              "UDP (the same changes as one SRV record added or deleted). Ack: update sent -> its Ack (svcdns) or "
              "UPDATE response (Knot), every update. Visible: update sent -> first UDP SRV answer that reflects it, "
              "for every 10th update (each pending one polled every 1 ms, less often when that would be "
-             "more than %d polls/s in all). Latency percentiles are over every update sent (sampled), "
+             "more than %d polls/s in all). Then the quiet load again, once the churn client is done; the drop "
+             "is the churn q/s against the mean of the two quiet runs. Latency percentiles are over every update sent (sampled), "
              "an update not acked (visible) by the end of the %g s drain counting as infinitely late (inf).\n" % (
                  a.duration, a.rate, a.sizes, a.nodes, a.outstanding, a.coalesce, a.max_poll_qps, a.coalesce, a.outstanding,
                  a.duration, a.duration, a.rate, a.nodes, a.max_poll_qps, a.drain))
-    t.append("| instances | server | quiet q/s | churn q/s | drop | updates sent/s | acked in window/s | "
+    t.append("| instances | server | quiet q/s before / after | churn q/s | drop | updates sent/s | acked in window/s | "
              "ack p50 / p99 / max ms | visible p50 / p99 / max ms (n) | unacked after drain | not seen visible | "
              "publications | server CPU quiet / churn | control plane CPU (µs/update) | load CPU quiet / churn | "
              "churn client CPU |")
     t.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        c, q, ch = r["client"], r["quiet"], r["churn"]
-        t.append("| %d | %s | %.0f | %.0f | %+.1f%% | %.0f | %.0f | %s / %s / %s | %s / %s / %s (%d) | %d | %d | %s | "
+        c, q, ch, qa = r["client"], r["quiet"], r["churn"], r["quiet_after"]
+        t.append("| %d | %s | %.0f / %.0f | %.0f | %+.1f%% | %.0f | %.0f | %s / %s / %s | %s / %s / %s (%d) | %d | %d | %s | "
                  "%.0f%% / %.0f%% | %s | %.0f%% / %.0f%% | %.0f%% |" % (
-                     r["size"], r["server"], q["qps"], ch["qps"], 100 * (ch["qps"] / q["qps"] - 1),
+                     r["size"], r["server"], q["qps"], qa["qps"], ch["qps"], drop(q, ch, qa),
                      c["send_rate"], c["ack_rate_in_window"], fmt(c["ack_all_p50_ms"]), fmt(c["ack_all_p99_ms"]),
                      fmt(c["ack_all_max_ms"]), fmt(c["vis_all_p50_ms"]), fmt(c["vis_all_p99_ms"]),
                      fmt(c["vis_all_max_ms"]), c["vis_all_n"], c["unacked"], c["vis_timeouts"] + c["vis_pending"],

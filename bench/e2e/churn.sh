@@ -8,7 +8,7 @@
 #        [--note TEXT] [--keep]
 #
 # Defaults: 1,000 updates/s for 20 s (+2 s), catalogs of 100k and 10k
-# instances (S/3 services x 3 on 100 nodes), svcdns and Knot: about 4
+# instances (S/3 services x 3 on 100 nodes), svcdns and Knot: about 5
 # minutes. Needs build/svcdns and build/bench/churn_client
 # (`ninja -C build svcdns churn_client`). Writes bench/results/churn-<date>.md
 # (<date>b.md, c, ... if taken).
@@ -23,7 +23,10 @@
 #     one SRV record added/deleted per UPDATE message, sent by churn_client
 #     itself rather than through nsupdate processes) and measures
 #     update->ack and update->visible (a UDP SRV poll) latencies;
-#  4. reports the QPS drop and the latencies (after up to --drain s, default
+#  4. quiet again once churn_client is done: the drop is against the mean of
+#     the two quiet runs, which bracket the churn run (a shared machine
+#     drifts by several percent within a minute);
+#  5. reports the QPS drop and the latencies (after up to --drain s, default
 #     30, for late acks).
 # knot and taskset are installed from Debian if missing.
 set -euo pipefail
