@@ -1,6 +1,7 @@
 #include "server/dns_worker.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -10,6 +11,7 @@
 #include <string>
 
 #include "dns/protocol.h"
+#include "server/control_plane_sched.h"
 
 namespace svcdns::server {
 
@@ -390,8 +392,16 @@ void DnsWorker::DeliverForwarded(const ForwardOrigin& origin, const uint8_t* rep
 }
 
 void DnsWorker::OnPrepare(uv_prepare_t* prepare) {
+  auto* self = static_cast<DnsWorker*>(prepare->data);
   // About to block in poll: a quiescent state, so publishers need not wait.
-  static_cast<DnsWorker*>(prepare->data)->reader_->Offline();
+  self->reader_->Offline();
+  // Between batches, now and then, let the control plane (SCHED_BATCH
+  // threads, which never preempt this one) have the core.
+  uint64_t now = uv_hrtime();
+  if (now - self->yielded_at_ >= kWorkerYieldIntervalNs) {
+    self->yielded_at_ = now;
+    sched_yield();
+  }
 }
 
 void DnsWorker::OnStop(uv_async_t* async) {

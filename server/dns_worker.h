@@ -74,6 +74,7 @@ class DnsWorker {
   uv_async_t stop_;
   uv_prepare_t prepare_;
   catalog::RcuReader* reader_ = nullptr;
+  uint64_t yielded_at_ = 0;  // uv_hrtime() of the last sched_yield()
   Responder responder_;
   std::vector<UdpSocket*> udp_sockets_;
   std::vector<TcpListener*> tcp_listeners_;

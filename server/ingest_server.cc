@@ -1,9 +1,6 @@
 #include "server/ingest_server.h"
 
-#include <sched.h>
-
 #include <atomic>
-#include <cerrno>
 #include <deque>
 #include <fstream>
 #include <mutex>
@@ -18,6 +15,7 @@
 #include "base/log.h"
 #include "catalog/proto_convert.h"
 #include "proto/catalog.grpc.pb.h"
+#include "server/control_plane_sched.h"
 #include "server/ingest_credentials.h"
 
 namespace svcdns::server {
@@ -402,17 +400,12 @@ absl::Status IngestServer::Start(const IngestOptions& options, StreamEventQueue*
   AgentStream::Accept(&acceptor);
   impl_->thread = std::thread([cq = acceptor.cq.get(), queue] {
     pthread_setname_np(pthread_self(), "ingest");
-    // SCHED_BATCH: a wake-up does not preempt the running thread. Each Ack
-    // the owner writes completes at once and wakes this thread; preempting
-    // the owner there cost about six context switches per Ack (this thread
-    // then blocks on the locks the owner holds). It now runs once the
-    // owner is done, or the DNS worker's time slice is, and takes every
-    // completion waiting: a third of the context switches on the core the
-    // worker uses, and about 40% of this thread's CPU time.
-    sched_param param{};
-    if (sched_setscheduler(0, SCHED_BATCH, &param) != 0) {
-      SVCDNS_LOG(kDebug, "ingest_sched_batch_failed", "errno=", errno);
-    }
+    // SCHED_BATCH (control_plane_sched.h). Here it matters twice: each Ack
+    // the owner writes completes at once and wakes this thread, which,
+    // preempting the owner, then blocked on the locks the owner held
+    // (about six context switches per Ack). It now runs once the owner is
+    // done, or the DNS worker yields, and takes every completion waiting.
+    RunAsControlPlane("ingest");
     Drain(cq, queue);
   });
   return absl::OkStatus();

@@ -15,6 +15,7 @@
 #include "base/systemd_notify.h"
 #include "catalog/catalog_file.h"
 #include "catalog/validation.h"
+#include "server/control_plane_sched.h"
 #include "server/dns_server.h"
 #include "server/http_api.h"
 #include "server/local_agent_transport.h"
@@ -164,6 +165,7 @@ absl::Status RunServe(ServeOptions options) {
              " datacenter=", options.snapshot.datacenter, " node=", options.node);
 
   NotifyReady(absl::StrCat("serving ", absl::StrJoin(bound, ",")));
+  RunAsControlPlane("main");  // the owner's loop; the workers run already
   uv_run(uv, UV_RUN_DEFAULT);
   NotifyStopping();
 
