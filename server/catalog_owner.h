@@ -27,7 +27,7 @@ namespace svcdns::server {
 
 struct OwnerOptions {
   std::string server_node;
-  absl::Duration coalesce = absl::Milliseconds(2);  // at most one publication per
+  absl::Duration coalesce = absl::Milliseconds(2);  // at most one publication each
   absl::Duration agent_grace = absl::Seconds(30);
   absl::Duration reap_after = absl::Hours(72);
   std::string data_dir;  // empty: no persistence

@@ -1,7 +1,14 @@
 // What `svcdns serve` and `svcdns validate` say about broken input, and the
 // clean start and stop of a server.
+#include <sched.h>
 #include <signal.h>
 #include <sys/wait.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <thread>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -111,6 +118,53 @@ TEST(StartupTest, SigtermStopsCleanly) {
   ASSERT_NE(status, -1);
   EXPECT_TRUE(WIFEXITED(status)) << "status " << status;
   EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+// Each thread of `pid` by name (the main thread as "main") with its
+// scheduling policy, from /proc.
+std::multimap<std::string, int> ThreadPolicies(pid_t pid) {
+  std::multimap<std::string, int> out;
+  std::string task_dir = absl::StrCat("/proc/", pid, "/task");
+  std::error_code ec;
+  for (const auto& task : std::filesystem::directory_iterator(task_dir, ec)) {
+    std::ifstream comm_file(task.path() / "comm");
+    std::ifstream stat_file(task.path() / "stat");
+    std::string comm, stat;
+    std::getline(comm_file, comm);
+    std::getline(stat_file, stat);
+    // Fields after the parenthesised name start at field 3; policy is 41.
+    size_t close = stat.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream fields(stat.substr(close + 2));
+    std::string field;
+    for (int i = 3; i <= 41 && fields >> field; ++i) {
+    }
+    if (task.path().filename() == std::to_string(pid)) comm = "main";
+    out.emplace(comm, std::stoi(field));
+  }
+  return out;
+}
+
+// The control plane (the owner's loop, the ingest thread) must never
+// preempt a DNS worker; the workers must not inherit that policy.
+TEST(StartupTest, ControlPlaneThreadsRunBatchAndDnsWorkersDoNot) {
+  SVCDNS_START_SERVER(server, {"--catalog", ExampleCatalog()});  // 2 workers
+  std::multimap<std::string, int> policies;
+  for (int i = 0; i < 100; ++i) {  // the main thread switches once it is ready
+    policies = ThreadPolicies(server->pid());
+    auto main = policies.find("main");
+    if (main != policies.end() && main->second == SCHED_BATCH) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(policies.count("dns-worker"), 2u);
+  for (const auto& [name, policy] : policies) {
+    if (name == "main" || name == "ingest") {
+      EXPECT_EQ(policy, SCHED_BATCH) << name;
+    } else if (name == "dns-worker") {
+      EXPECT_EQ(policy, SCHED_OTHER) << name;
+    }
+  }
+  EXPECT_EQ(policies.count("ingest"), 1u);
 }
 
 }  // namespace
