@@ -8,7 +8,7 @@
 #        [--note TEXT] [--keep]
 #
 # Defaults: 1,000 updates/s for 20 s (+2 s), catalogs of 100k and 10k
-# instances (S/3 services x 3 on 100 nodes), svcdns and Knot: about 5
+# instances (S/3 services x 3 on 100 nodes), svcdns and Knot: about 6
 # minutes. Needs build/svcdns and build/bench/churn_client
 # (`ninja -C build svcdns churn_client`). Writes bench/results/churn-<date>.md
 # (<date>b.md, c, ... if taken).
