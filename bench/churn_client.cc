@@ -31,16 +31,18 @@
 // before the end of --drain counting as infinitely late ("inf"): the honest
 // figure when the server falls behind.
 //
-// The last stdout line is the summary, "CHURN key=value ..." (ms latencies).
-// With --wait-stdin it prints "READY" once set up and waits for a line on
-// stdin before the churn starts (bench/e2e/churn.py uses this to run a quiet
-// load first).
+// Each churn phase ends with its summary on stdout, "CHURN key=value ..."
+// (ms latencies). With --wait-stdin it prints "READY" once set up, and again
+// after each summary while phases remain, and waits for a line on stdin
+// before each phase starts (bench/e2e/churn.py runs a quiet load in between).
+// --phases N runs N phases of --duration s each on the same streams and
+// catalog model, each measured on its own.
 //
 //   churn_client --catalog catalog.json [--mode grpc|dns-update]
 //     [--ingest-addr 127.0.0.1:8502] [--dns-addr 127.0.0.1:8600] [--zone consul]
 //     [--rate 1000] [--duration 20] [--sample-every 10] [--max-probes 100000]
 //     [--poll-interval-us 1000] [--max-poll-qps 5000] [--probe-timeout 60] [--drain 30]
-//     [--seed 1] [--wait-stdin]
+//     [--seed 1] [--wait-stdin] [--phases 1]
 #include <arpa/inet.h>
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
@@ -105,6 +107,7 @@ struct Options {
   double drain = 30;
   unsigned seed = 1;
   bool wait_stdin = false;
+  int phases = 1;
 };
 
 [[noreturn]] void Usage(const char* why) {
@@ -142,11 +145,13 @@ Options ParseFlags(int argc, char** argv) {
     else if (a == "--probe-timeout") o.probe_timeout = std::atof(v.c_str());
     else if (a == "--drain") o.drain = std::atof(v.c_str());
     else if (a == "--seed") o.seed = unsigned(std::atoi(v.c_str()));
+    else if (a == "--phases") o.phases = std::atoi(v.c_str());
     else Usage(("unknown flag " + a).c_str());
   }
   if (o.catalog.empty()) Usage("--catalog is required");
   if (o.mode != "grpc" && o.mode != "dns-update") Usage("--mode is grpc or dns-update");
-  if (o.rate <= 0 || o.duration <= 0 || o.sample_every < 1 || o.max_probes < 1) Usage("bad numbers");
+  if (o.rate <= 0 || o.duration <= 0 || o.sample_every < 1 || o.max_probes < 1 ||
+      o.phases < 1) Usage("bad numbers");
   return o;
 }
 
@@ -777,135 +782,145 @@ int main(int argc, char** argv) {
   } else {
     transport = std::make_unique<DnsUpdateTransport>(o, nodes, &stats);
   }
-  {
-    std::lock_guard<std::mutex> l(stats.mu);
-    stats.ack_ms.clear();
-    stats.indexes.clear();
-  }
-  if (o.wait_stdin) {
-    std::printf("READY\n");
-    std::fflush(stdout);
-    std::string line;
-    std::getline(std::cin, line);
-  }
-
-  Poller poller(ParseAddr(o.dns_addr), o, &stats);
+  // The model (instances added, checks flipped) carries over from phase to
+  // phase; the measurements start again.
   std::mt19937_64 rng(o.seed);
-  const uint64_t total_updates = uint64_t(o.rate * o.duration);
-  const double period_ns = 1e9 / o.rate;
-  uint64_t sent = 0, send_failures = 0, skipped_samples = 0, flips = 0, adds = 0, dels = 0;
   uint32_t next_port = 30000;
   uint64_t add_counter = 0;
-  const uint64_t t0 = NowNs();
-  g_churn_end_ns = t0 + uint64_t(o.duration * 1e9);
-  for (uint64_t i = 0; i < total_updates; ++i) {
-    SleepUntil(t0 + uint64_t(double(i) * period_ns));
-    int node = int(i % nodes.size());
-    NodeModel& nm = nodes[node];
-    int kind = int(rng() % 4);  // 0,1 flip, 2 add, 3 delete
-    v1::Change change;
-    Instance* inst = nullptr;
-    bool now_visible = true;
-    if (kind <= 1 && !nm.flippable.empty()) {
-      for (int tries = 0; tries < 8 && !inst; ++tries) {
-        Instance* c = nm.flippable[rng() % nm.flippable.size()];
-        if (!c->probing) inst = c;
+  for (int phase = 0; phase < o.phases; ++phase) {
+    {
+      std::lock_guard<std::mutex> l(stats.mu);
+      stats.ack_ms.clear();
+      stats.vis_ms.clear();
+      stats.vis_ack_ms.clear();
+      stats.indexes.clear();
+      stats.acks_in_window = 0;
+      stats.update_errors = 0;
+    }
+    if (o.wait_stdin) {
+      std::printf("READY\n");
+      std::fflush(stdout);
+      std::string line;
+      std::getline(std::cin, line);
+    }
+
+    Poller poller(ParseAddr(o.dns_addr), o, &stats);
+    const uint64_t total_updates = uint64_t(o.rate * o.duration);
+    const double period_ns = 1e9 / o.rate;
+    uint64_t sent = 0, send_failures = 0, skipped_samples = 0, flips = 0, adds = 0, dels = 0;
+    const uint64_t t0 = NowNs();
+    g_churn_end_ns = t0 + uint64_t(o.duration * 1e9);
+    for (uint64_t i = 0; i < total_updates; ++i) {
+      SleepUntil(t0 + uint64_t(double(i) * period_ns));
+      int node = int(i % nodes.size());
+      NodeModel& nm = nodes[node];
+      int kind = int(rng() % 4);  // 0,1 flip, 2 add, 3 delete
+      v1::Change change;
+      Instance* inst = nullptr;
+      bool now_visible = true;
+      if (kind <= 1 && !nm.flippable.empty()) {
+        for (int tries = 0; tries < 8 && !inst; ++tries) {
+          Instance* c = nm.flippable[rng() % nm.flippable.size()];
+          if (!c->probing) inst = c;
+        }
+      }
+      if (inst) {
+        inst->visible = !inst->visible;
+        now_visible = inst->visible;
+        auto* cs = change.mutable_check_status();
+        cs->set_check_id(inst->check_id);
+        cs->set_status(inst->visible ? v1::HEALTH_STATUS_PASSING : v1::HEALTH_STATUS_CRITICAL);
+        cs->set_output("churn");
+        ++flips;
+      } else if (kind == 3 && !nm.added.empty()) {
+        size_t k = rng() % nm.added.size();
+        if (!nm.added[k]->probing) {
+          inst = nm.added[k];
+          nm.added[k] = nm.added.back();
+          nm.added.pop_back();
+          inst->visible = false;
+          now_visible = false;
+          change.set_delete_service_id(inst->id);
+          ++dels;
+        }
+      }
+      if (!inst) {  // add a new instance of an existing service
+        Instance& in = instances.emplace_back();
+        in.node = node;
+        in.id = "churn-" + std::to_string(add_counter++);
+        in.service = service_names[rng() % service_names.size()];
+        in.port = next_port;
+        next_port = next_port >= 65000 ? 30000 : next_port + 1;
+        in.added = true;
+        inst = &in;
+        nm.added.push_back(inst);
+        auto* s = change.mutable_upsert_service();
+        s->set_id(in.id);
+        s->set_name(in.service);
+        s->set_port(in.port);
+        s->add_tags("churn");
+        now_visible = true;
+        ++adds;
+      }
+      std::shared_ptr<std::atomic<uint64_t>> ack;
+      std::unique_ptr<Probe> probe;
+      if (i % uint64_t(o.sample_every) == 0) {
+        if (poller.pending() < o.max_probes) {
+          ack = std::make_shared<std::atomic<uint64_t>>(0);
+          probe = std::make_unique<Probe>();
+          probe->qname = inst->service + ".service." + o.zone;
+          probe->target = nodes[node].state.node().name() + ".node.dc1." + o.zone;
+          probe->port = uint16_t(inst->port);
+          probe->want_present = now_visible;
+          probe->inst = inst;
+          probe->ack_ns = ack;
+          inst->probing = true;
+        } else {
+          ++skipped_samples;
+        }
+      }
+      uint64_t before = NowNs();
+      if (!transport->Send(node, change, *inst, now_visible, ack)) {
+        ++send_failures;
+        if (probe) inst->probing = false;
+        continue;
+      }
+      ++sent;
+      if (probe) {
+        probe->sent_ns = before;
+        poller.Add(std::move(probe));
       }
     }
-    if (inst) {
-      inst->visible = !inst->visible;
-      now_visible = inst->visible;
-      auto* cs = change.mutable_check_status();
-      cs->set_check_id(inst->check_id);
-      cs->set_status(inst->visible ? v1::HEALTH_STATUS_PASSING : v1::HEALTH_STATUS_CRITICAL);
-      cs->set_output("churn");
-      ++flips;
-    } else if (kind == 3 && !nm.added.empty()) {
-      size_t k = rng() % nm.added.size();
-      if (!nm.added[k]->probing) {
-        inst = nm.added[k];
-        nm.added[k] = nm.added.back();
-        nm.added.pop_back();
-        inst->visible = false;
-        now_visible = false;
-        change.set_delete_service_id(inst->id);
-        ++dels;
-      }
+    const uint64_t t_end = NowNs();
+    const double send_s = double(t_end - t0) / 1e9;
+    std::fprintf(stderr, "churn_client: sent %llu updates in %.2f s; draining\n", (unsigned long long)sent, send_s);
+
+    // wait for the acks and the probes still pending
+    const uint64_t drain_deadline = t_end + uint64_t(o.drain * 1e9);
+    while (NowNs() < drain_deadline && (transport->outstanding() > 0 || poller.pending() > 0))
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    const uint64_t unacked = transport->outstanding();
+    const double drain_s = double(NowNs() - t_end) / 1e9;
+
+    {
+      std::lock_guard<std::mutex> l(stats.mu);
+      std::printf(
+          "CHURN phase=%d mode=%s nodes=%zu instances=%zu setup_s=%.2f rate_target=%.0f duration_s=%.1f sent=%llu "
+          "send_rate=%.1f send_failures=%llu flips=%llu adds=%llu dels=%llu acked=%zu unacked=%llu "
+          "acks_in_window=%llu ack_rate_in_window=%.1f update_errors=%llu publications=%zu drain_s=%.2f "
+          "%s %s %s %s vis_timeouts=%llu vis_pending=%llu samples_skipped=%llu probe_queries=%llu\n",
+          phase + 1, o.mode.c_str(), nodes.size(), total, setup_s, o.rate, o.duration, (unsigned long long)sent,
+          double(sent) / send_s, (unsigned long long)send_failures, (unsigned long long)flips,
+          (unsigned long long)adds, (unsigned long long)dels, stats.ack_ms.size(), (unsigned long long)unacked,
+          (unsigned long long)stats.acks_in_window, double(stats.acks_in_window) / o.duration,
+          (unsigned long long)stats.update_errors, stats.indexes.size(), drain_s, Pct(stats.ack_ms, "ack").c_str(),
+          Pct(stats.vis_ms, "vis").c_str(), PctAll(stats.ack_ms, size_t(unacked), "ack_all").c_str(),
+          PctAll(stats.vis_ms, size_t(poller.timeouts() + poller.vis_pending()), "vis_all").c_str(),
+          (unsigned long long)poller.timeouts(), (unsigned long long)poller.vis_pending(), (unsigned long long)skipped_samples,
+          (unsigned long long)poller.queries());
     }
-    if (!inst) {  // add a new instance of an existing service
-      Instance& in = instances.emplace_back();
-      in.node = node;
-      in.id = "churn-" + std::to_string(add_counter++);
-      in.service = service_names[rng() % service_names.size()];
-      in.port = next_port;
-      next_port = next_port >= 65000 ? 30000 : next_port + 1;
-      in.added = true;
-      inst = &in;
-      nm.added.push_back(inst);
-      auto* s = change.mutable_upsert_service();
-      s->set_id(in.id);
-      s->set_name(in.service);
-      s->set_port(in.port);
-      s->add_tags("churn");
-      now_visible = true;
-      ++adds;
-    }
-    std::shared_ptr<std::atomic<uint64_t>> ack;
-    std::unique_ptr<Probe> probe;
-    if (i % uint64_t(o.sample_every) == 0) {
-      if (poller.pending() < o.max_probes) {
-        ack = std::make_shared<std::atomic<uint64_t>>(0);
-        probe = std::make_unique<Probe>();
-        probe->qname = inst->service + ".service." + o.zone;
-        probe->target = nodes[node].state.node().name() + ".node.dc1." + o.zone;
-        probe->port = uint16_t(inst->port);
-        probe->want_present = now_visible;
-        probe->inst = inst;
-        probe->ack_ns = ack;
-        inst->probing = true;
-      } else {
-        ++skipped_samples;
-      }
-    }
-    uint64_t before = NowNs();
-    if (!transport->Send(node, change, *inst, now_visible, ack)) {
-      ++send_failures;
-      if (probe) inst->probing = false;
-      continue;
-    }
-    ++sent;
-    if (probe) {
-      probe->sent_ns = before;
-      poller.Add(std::move(probe));
-    }
+    std::fflush(stdout);
+    std::fflush(stderr);
   }
-  const uint64_t t_end = NowNs();
-  const double send_s = double(t_end - t0) / 1e9;
-  std::fprintf(stderr, "churn_client: sent %llu updates in %.2f s; draining\n", (unsigned long long)sent, send_s);
-
-  // wait for the acks and the probes still pending
-  const uint64_t drain_deadline = t_end + uint64_t(o.drain * 1e9);
-  while (NowNs() < drain_deadline && (transport->outstanding() > 0 || poller.pending() > 0))
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  const uint64_t unacked = transport->outstanding();
-  const double drain_s = double(NowNs() - t_end) / 1e9;
-
-  std::lock_guard<std::mutex> l(stats.mu);
-  std::printf(
-      "CHURN mode=%s nodes=%zu instances=%zu setup_s=%.2f rate_target=%.0f duration_s=%.1f sent=%llu "
-      "send_rate=%.1f send_failures=%llu flips=%llu adds=%llu dels=%llu acked=%zu unacked=%llu "
-      "acks_in_window=%llu ack_rate_in_window=%.1f update_errors=%llu publications=%zu drain_s=%.2f "
-      "%s %s %s %s vis_timeouts=%llu vis_pending=%llu samples_skipped=%llu probe_queries=%llu\n",
-      o.mode.c_str(), nodes.size(), total, setup_s, o.rate, o.duration, (unsigned long long)sent,
-      double(sent) / send_s, (unsigned long long)send_failures, (unsigned long long)flips,
-      (unsigned long long)adds, (unsigned long long)dels, stats.ack_ms.size(), (unsigned long long)unacked,
-      (unsigned long long)stats.acks_in_window, double(stats.acks_in_window) / o.duration,
-      (unsigned long long)stats.update_errors, stats.indexes.size(), drain_s, Pct(stats.ack_ms, "ack").c_str(),
-      Pct(stats.vis_ms, "vis").c_str(), PctAll(stats.ack_ms, size_t(unacked), "ack_all").c_str(),
-      PctAll(stats.vis_ms, size_t(poller.timeouts() + poller.vis_pending()), "vis_all").c_str(),
-      (unsigned long long)poller.timeouts(), (unsigned long long)poller.vis_pending(), (unsigned long long)skipped_samples,
-      (unsigned long long)poller.queries());
-  std::fflush(stdout);
-  std::fflush(stderr);
   _exit(0);  // skip tearing down 100 streams
 }

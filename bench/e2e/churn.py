@@ -15,11 +15,13 @@ Knot 1 UDP worker and 1 background worker):
      s, starting 1 s in; to svcdns over the agent streams, to Knot as UPDATE
      messages over UDP (one SRV record added or deleted per update); it
      reports ack and update->visible latencies (see bench/churn_client.cc);
-  4. quiet again, once the churn client is done (svcdns keeps serving its
-     nodes: --agent-grace 10m), so that the quiet throughput brackets the
-     churn run: a shared machine drifts by several percent within a minute;
-  5. the QPS drop (churn against the mean of the two quiet runs) and the
-     latencies go in the report.
+  4. steps 2 and 3 again, --cycles times in all (the same client, streams
+     and catalog model: one churn phase of the client per cycle), then a
+     last quiet run; svcdns keeps serving the nodes while the client is
+     quiet (--agent-grace 10m);
+  5. each cycle's QPS drop (its churn run against the mean of the quiet runs
+     just before and after it: a shared machine drifts by several percent
+     within a minute), their median and the latencies go in the report.
 
 Every process it starts is written to WORK/pids (churn.sh's trap kills them).
 """
@@ -83,22 +85,40 @@ def one(a, size, which, cat_dir, port, ingest_port):
     churn_log = open(os.path.join(a.work, tag + "-churn.log"), "ab")
     client = subprocess.Popen(
         ["taskset", "-c", "1", a.churn_client, "--catalog", catalog, "--dns-addr", "127.0.0.1:%d" % port,
-         "--rate", str(a.rate), "--duration", str(a.duration + 2), "--wait-stdin", "--drain", str(a.drain), "--max-poll-qps", str(a.max_poll_qps)] + cargv,
+         "--rate", str(a.rate), "--duration", str(a.duration + 2), "--phases", str(a.cycles), "--wait-stdin",
+         "--drain", str(a.drain), "--max-poll-qps", str(a.max_poll_qps)] + cargv,
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=churn_log, text=True, start_new_session=True)
     e2e.PROCS.append(client)
     e2e.write_pids(a.work)
-    line = client.stdout.readline().strip()
-    if line != "READY":
-        raise SystemExit("churn client for %s did not get ready (%r); see %s-churn.log" % (tag, line, tag))
-    ready_s = time.monotonic() - t0
-    r = ask(port, "svc1.service.consul", "SRV", True)
-    log("%s %d: ready in %.1f s; svc1.service.consul SRV: %s" % (which, size, ready_s, r and r[0]))
-    quiet = measure(a, which, server, port, 1)
+    quiets, cycles = [], []
+    for k in range(a.cycles):
+        line = client.stdout.readline().strip()
+        if line != "READY":
+            raise SystemExit("churn client for %s did not get ready (%r); see %s-churn.log" % (tag, line, tag))
+        if k == 0:
+            ready_s = time.monotonic() - t0
+            r = ask(port, "svc1.service.consul", "SRV", True)
+            log("%s %d: ready in %.1f s; svc1.service.consul SRV: %s" % (which, size, ready_s, r and r[0]))
+        quiets.append(measure(a, which, server, port, 2 * k + 1))
+        cycles.append(churn_phase(a, which, server, port, client, 2 * k + 2, tag))
+    quiets.append(measure(a, which, server, port, 2 * a.cycles + 1))
+    client.wait(60)
+    for k, c in enumerate(cycles):
+        c["drop"] = drop(quiets[k], c["churn"], quiets[k + 1])
+        log("%s %d cycle %d: quiet %.0f / %.0f q/s, churn %.0f q/s (%+.1f%%); %s" % (
+            which, size, k + 1, quiets[k]["qps"], quiets[k + 1]["qps"], c["churn"]["qps"], c["drop"], c["summary"]))
+    stop(client, a.work)
+    stop(server, a.work)
+    return {"size": size, "server": which, "ready_s": ready_s, "quiets": quiets, "cycles": cycles}
+
+
+def churn_phase(a, which, server, port, client, run, tag):
+    """One churn phase of the client, under the load; what it measured."""
     client.stdin.write("go\n")
     client.stdin.flush()
     time.sleep(1)
     t0, c0, th0 = time.monotonic(), e2e.cpu_ticks(client.pid), e2e.thread_ticks(server.pid)
-    churn = measure(a, which, server, port, 2)
+    churn = measure(a, which, server, port, run)
     elapsed = time.monotonic() - t0
     client_cpu = (e2e.cpu_ticks(client.pid) - c0) / e2e.CLK_TCK / elapsed
     # svcdns: the CPU its threads other than the DNS worker (gRPC, the owner
@@ -109,21 +129,11 @@ def one(a, size, which, cat_dir, port, ingest_port):
         ticks = sum(t - th0.get(tid, (name, 0))[1] for tid, (name, t) in th1.items()
                     if not name.startswith("dns-worker"))
         control_cpu = ticks / e2e.CLK_TCK / elapsed
-    rest = client.stdout.read()
-    client.wait(a.duration + a.drain + 60)
-    lines = [x for x in rest.splitlines() if x.startswith("CHURN ")]
-    if not lines:
-        raise SystemExit("churn client for %s printed no summary; see %s-churn.log" % (tag, tag))
-    c = parse_churn(lines[-1])
-    after = measure(a, which, server, port, 3)
-    log("%s %d: quiet %.0f / %.0f q/s, churn %.0f q/s (%.1f%%); %s" % (
-        which, size, quiet["qps"], after["qps"], churn["qps"], drop(quiet, churn, after), lines[-1]))
-    stop(client, a.work)
-    stop(server, a.work)
-    return {"size": size, "server": which, "ready_s": ready_s, "quiet": quiet, "churn": churn,
-            "quiet_after": after, "client": c,
-            "client_cpu": client_cpu, "control_cpu": control_cpu,
-            "summary": lines[-1]}
+    line = client.stdout.readline().strip()  # the phase's summary, once its acks are in
+    if not line.startswith("CHURN "):
+        raise SystemExit("churn client for %s printed no summary (%r); see %s-churn.log" % (tag, line, tag))
+    return {"churn": churn, "client": parse_churn(line), "client_cpu": client_cpu,
+            "control_cpu": control_cpu, "summary": line}
 
 
 def drop(quiet, churn, after):
@@ -137,58 +147,96 @@ def fmt(v, spec="%.1f"):
     return "inf" if v == float("inf") else spec % v
 
 
+def median(values):
+    v = sorted(values)
+    n = len(v)
+    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
+
+
+def summarize(r):
+    """A table row's figures from a server's cycles: medians, the worst p99 and max."""
+    cs = r["cycles"]
+    cl = [c["client"] for c in cs]
+    out = {
+        "drops": [c["drop"] for c in cs],
+        "drop": median([c["drop"] for c in cs]),
+        "quiet_qps": median([q["qps"] for q in r["quiets"]]),
+        "churn_qps": median([c["churn"]["qps"] for c in cs]),
+        "send_rate": median([c["send_rate"] for c in cl]),
+        "unacked": sum(c["unacked"] for c in cl),
+        "not_visible": sum(c["vis_timeouts"] + c["vis_pending"] for c in cl),
+        "vis_n": sum(c["vis_all_n"] for c in cl),
+        "publications": median([c["publications"] for c in cl]) if r["server"] == "svcdns" else None,
+        "cpu_quiet": median([q["cpu"] for q in r["quiets"]]),
+        "cpu_churn": median([c["churn"]["cpu"] for c in cs]),
+        "load_quiet": median([q["load_cpu"] for q in r["quiets"]]),
+        "load_churn": median([c["churn"]["load_cpu"] for c in cs]),
+        "client_cpu": median([c["client_cpu"] for c in cs]),
+        "control_cpu": None if cs[0]["control_cpu"] is None else median([c["control_cpu"] for c in cs]),
+    }
+    for kind in ("ack", "vis"):
+        out[kind + "_p50"] = median([c[kind + "_all_p50_ms"] for c in cl])
+        out[kind + "_p99"] = max(c[kind + "_all_p99_ms"] for c in cl)
+        out[kind + "_max"] = max(c[kind + "_all_max_ms"] for c in cl)
+    return out
+
+
 def report(a, rows, info):
     t = []
     t.append("# Churn benchmark, %s\n" % datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
     t.append("Machine: %d CPUs, %s, kernel %s; %s; git %s.%s\n" % (
         info["nproc"], info["model"], info["kernel"], info["knot"], a.git,
         (" " + a.note) if a.note else ""))
-    t.append("`bash bench/e2e/churn.sh --duration %g --rate %g --sizes %s --nodes %d --outstanding %d "
-             "--coalesce %s --max-poll-qps %d`: each server pinned to CPU 0 (svcdns `--workers 1 --coalesce %s`, Knot 1 UDP + 1 "
-             "background worker), loadgen.cc (%d outstanding) pinned to CPU 1 for %g s quiet, then %g s while "
-             "`churn_client` (also on CPU 1) sends %g updates/s of one change each: to svcdns over %d agent "
-             "streams (50%% check flips, 25%% new instances, 25%% deletions), to Knot as RFC 2136 UPDATEs over "
-             "UDP (the same changes as one SRV record added or deleted). Ack: update sent -> its Ack (svcdns) or "
-             "UPDATE response (Knot), every update. Visible: update sent -> first UDP SRV answer that reflects it, "
-             "for every 10th update (each pending one polled every 1 ms, less often when that would be "
-             "more than %d polls/s in all). Then the quiet load again, once the churn client is done; the drop "
-             "is the churn q/s against the mean of the two quiet runs. Latency percentiles are over every update sent (sampled), "
-             "an update not acked (visible) by the end of the %g s drain counting as infinitely late (inf).\n" % (
-                 a.duration, a.rate, a.sizes, a.nodes, a.outstanding, a.coalesce, a.max_poll_qps, a.coalesce, a.outstanding,
-                 a.duration, a.duration, a.rate, a.nodes, a.max_poll_qps, a.drain))
-    t.append("| instances | server | quiet q/s before / after | churn q/s | drop | updates sent/s | acked in window/s | "
-             "ack p50 / p99 / max ms | visible p50 / p99 / max ms (n) | unacked after drain | not seen visible | "
-             "publications | server CPU quiet / churn | control plane CPU (µs/update) | load CPU quiet / churn | "
-             "churn client CPU |")
+    t.append("`bash bench/e2e/churn.sh --cycles %d --duration %g --rate %g --sizes %s --nodes %d --outstanding %d "
+             "--coalesce %s --max-poll-qps %d`: each server pinned to CPU 0 (svcdns `--workers 1 --coalesce %s`, "
+             "Knot 1 UDP + 1 background worker), loadgen.cc (%d outstanding) pinned to CPU 1. %d cycles of %g s "
+             "quiet, then %g s while `churn_client` (also on CPU 1) sends %g updates/s of one change each; then a "
+             "last %g s quiet. The drop of a cycle is its churn q/s against the mean of the quiet runs just before "
+             "and just after it (a shared machine drifts by several percent within a minute); the table gives "
+             "each and their median. Updates go to svcdns over %d agent streams (50%% check flips, 25%% new "
+             "instances, 25%% deletions), to Knot as RFC 2136 UPDATEs over UDP (the same changes as one SRV record "
+             "added or deleted). Ack: update sent -> its Ack (svcdns) or UPDATE response (Knot), every update. "
+             "Visible: update sent -> first UDP SRV answer that reflects it, for every 10th update (each pending "
+             "one polled every 1 ms, less often when that would be more than %d polls/s in all). Latency p50 is "
+             "the median of the cycles', p99 and max the worst cycle's, over every update sent (sampled), an "
+             "update not acked (visible) by the end of the %g s drain counting as infinitely late (inf). The other "
+             "columns are medians over the cycles.\n" % (
+                 a.cycles, a.duration, a.rate, a.sizes, a.nodes, a.outstanding, a.coalesce, a.max_poll_qps,
+                 a.coalesce, a.outstanding, a.cycles, a.duration, a.duration, a.rate, a.duration, a.nodes,
+                 a.max_poll_qps, a.drain))
+    t.append("| instances | server | quiet q/s | churn q/s | drop of each cycle | median drop | "
+             "updates sent/s | ack p50 / p99 / max ms | visible p50 / p99 / max ms (n) | unacked after drain | "
+             "not seen visible | publications per cycle | server CPU quiet / churn | "
+             "control plane CPU (µs/update) | load CPU quiet / churn | churn client CPU |")
     t.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    sums = {}
     for r in rows:
-        c, q, ch, qa = r["client"], r["quiet"], r["churn"], r["quiet_after"]
-        t.append("| %d | %s | %.0f / %.0f | %.0f | %+.1f%% | %.0f | %.0f | %s / %s / %s | %s / %s / %s (%d) | %d | %d | %s | "
+        m = sums[(r["size"], r["server"])] = summarize(r)
+        t.append("| %d | %s | %s | %s | %s | **%+.1f%%** | %.0f | %s / %s / %s | %s / %s / %s (%d) | %d | %d | %s | "
                  "%.0f%% / %.0f%% | %s | %.0f%% / %.0f%% | %.0f%% |" % (
-                     r["size"], r["server"], q["qps"], qa["qps"], ch["qps"], drop(q, ch, qa),
-                     c["send_rate"], c["ack_rate_in_window"], fmt(c["ack_all_p50_ms"]), fmt(c["ack_all_p99_ms"]),
-                     fmt(c["ack_all_max_ms"]), fmt(c["vis_all_p50_ms"]), fmt(c["vis_all_p99_ms"]),
-                     fmt(c["vis_all_max_ms"]), c["vis_all_n"], c["unacked"], c["vis_timeouts"] + c["vis_pending"],
-                     c["publications"] if r["server"] == "svcdns" else "n/a", 100 * q["cpu"], 100 * ch["cpu"],
-                     "n/a" if r["control_cpu"] is None else "%.0f%% (%.0f)" % (
-                         100 * r["control_cpu"], 1e6 * r["control_cpu"] / max(c["send_rate"], 1)),
-                     100 * q["load_cpu"], 100 * ch["load_cpu"], 100 * r["client_cpu"]))
-    by = {(r["size"], r["server"]): r for r in rows}
+                     r["size"], r["server"], " / ".join("%.0f" % q["qps"] for q in r["quiets"]),
+                     " / ".join("%.0f" % c["churn"]["qps"] for c in r["cycles"]),
+                     " / ".join("%+.1f%%" % d for d in m["drops"]), m["drop"], m["send_rate"],
+                     fmt(m["ack_p50"]), fmt(m["ack_p99"]), fmt(m["ack_max"]), fmt(m["vis_p50"]),
+                     fmt(m["vis_p99"]), fmt(m["vis_max"]), m["vis_n"], m["unacked"], m["not_visible"],
+                     fmt(m["publications"], "%.0f"), 100 * m["cpu_quiet"], 100 * m["cpu_churn"],
+                     "n/a" if m["control_cpu"] is None else "%.0f%% (%.0f)" % (
+                         100 * m["control_cpu"], 1e6 * m["control_cpu"] / max(m["send_rate"], 1)),
+                     100 * m["load_quiet"], 100 * m["load_churn"], 100 * m["client_cpu"]))
     t.append("")
     for size in sorted({r["size"] for r in rows}):
-        s, k = by.get((size, "svcdns")), by.get((size, "knot"))
+        s, k = sums.get((size, "svcdns")), sums.get((size, "knot"))
         if s and k:
             t.append("- %d instances: churn q/s svcdns/Knot %.2f (quiet %.2f); visible p50 svcdns/Knot %s; "
                      "ack p50 svcdns/Knot %s." % (
-                         size, s["churn"]["qps"] / k["churn"]["qps"], s["quiet"]["qps"] / k["quiet"]["qps"],
-                         fmt(s["client"]["vis_all_p50_ms"] / k["client"]["vis_all_p50_ms"], "%.1fx")
-                         if k["client"]["vis_all_p50_ms"] else "n/a",
-                         fmt(s["client"]["ack_all_p50_ms"] / k["client"]["ack_all_p50_ms"], "%.1fx")
-                         if k["client"]["ack_all_p50_ms"] else "n/a"))
-    t.append("\nRaw summary lines of the churn client:\n")
+                         size, s["churn_qps"] / k["churn_qps"], s["quiet_qps"] / k["quiet_qps"],
+                         fmt(s["vis_p50"] / k["vis_p50"], "%.1fx") if k["vis_p50"] else "n/a",
+                         fmt(s["ack_p50"] / k["ack_p50"], "%.1fx") if k["ack_p50"] else "n/a"))
+    t.append("\nRaw summary lines of the churn client, one per cycle:\n")
     t.append("```")
     for r in rows:
-        t.append("%s %d: %s" % (r["server"], r["size"], r["summary"]))
+        for c in r["cycles"]:
+            t.append("%s %d: %s" % (r["server"], r["size"], c["summary"]))
     t.append("```\n")
     return "\n".join(t) + "\n"
 
@@ -200,7 +248,8 @@ def main():
     p.add_argument("--churn-client", required=True)
     p.add_argument("--loadgen-bin", required=True)
     p.add_argument("--out", required=True)
-    p.add_argument("--duration", type=float, default=20)
+    p.add_argument("--cycles", type=int, default=3)
+    p.add_argument("--duration", type=float, default=10)
     p.add_argument("--rate", type=float, default=1000)
     p.add_argument("--drain", type=float, default=30)
     p.add_argument("--sizes", default="100000,10000")

@@ -2,14 +2,15 @@
 # Churn benchmark: svcdns under catalog updates (agent streams) against Knot
 # DNS under dynamic updates (RFC 2136), with the DNS load of run.sh.
 #
-#   bash bench/e2e/churn.sh [--duration S] [--rate N] [--sizes 100000,10000]
+#   bash bench/e2e/churn.sh [--cycles N] [--duration S] [--rate N] [--sizes 100000,10000]
 #        [--nodes N] [--servers svcdns,knot] [--coalesce DUR] [--outstanding N]
 #        [--drain S] [--max-poll-qps N] [--svcdns PATH] [--churn-client PATH] [--out FILE]
 #        [--note TEXT] [--keep]
 #
-# Defaults: 1,000 updates/s for 20 s (+2 s), catalogs of 100k and 10k
-# instances (S/3 services x 3 on 100 nodes), svcdns and Knot: about 6
-# minutes. Needs build/svcdns and build/bench/churn_client
+# Defaults: 3 cycles of 10 s quiet + 10 s under 1,000 updates/s (sent for
+# 12 s), catalogs of 100k and 10k instances (S/3 services x 3 on 100
+# nodes), svcdns and Knot: about 7 minutes. Needs build/svcdns and
+# build/bench/churn_client
 # (`ninja -C build svcdns churn_client`). Writes bench/results/churn-<date>.md
 # (<date>b.md, c, ... if taken).
 #
@@ -23,11 +24,11 @@
 #     one SRV record added/deleted per UPDATE message, sent by churn_client
 #     itself rather than through nsupdate processes) and measures
 #     update->ack and update->visible (a UDP SRV poll) latencies;
-#  4. quiet again once churn_client is done: the drop is against the mean of
-#     the two quiet runs, which bracket the churn run (a shared machine
-#     drifts by several percent within a minute);
-#  5. reports the QPS drop and the latencies (after up to --drain s, default
-#     30, for late acks).
+#  4. steps 2 and 3 --cycles times in all, then quiet once more: each churn
+#     run's drop is against the mean of the two quiet runs that bracket it
+#     (a shared machine drifts by several percent within a minute);
+#  5. reports each cycle's QPS drop, their median, and the latencies (after
+#     up to --drain s, default 30, for late acks).
 # knot and taskset are installed from Debian if missing.
 set -euo pipefail
 
@@ -46,7 +47,7 @@ while [[ $# -gt 0 ]]; do
     --churn-client) client="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
     --keep) args+=(--keep); shift ;;
-    --duration|--rate|--sizes|--nodes|--servers|--coalesce|--outstanding|--drain|--note|--port-base|--queries|--max-poll-qps)
+    --cycles|--duration|--rate|--sizes|--nodes|--servers|--coalesce|--outstanding|--drain|--note|--port-base|--queries|--max-poll-qps)
       args+=("$1" "$2"); shift 2 ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
