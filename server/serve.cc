@@ -16,6 +16,7 @@
 #include "catalog/catalog_file.h"
 #include "catalog/validation.h"
 #include "server/control_plane_sched.h"
+#include "server/malloc_policy.h"
 #include "server/dns_server.h"
 #include "server/http_api.h"
 #include "server/local_agent_transport.h"
@@ -60,6 +61,7 @@ absl::Status Reload(ServeLoop& loop) {
 }  // namespace
 
 absl::Status RunServe(ServeOptions options) {
+  KeepFreedMemoryMapped();
   std::vector<ListenAddress> addresses;
   for (const std::string& text : options.dns_addrs) {
     auto address = ParseListenAddress(text);
