@@ -164,20 +164,28 @@ void CatalogOwner::MarkDirty() {
   dirty_ = true;
   // At most one publication per coalescing window: after a quiet spell at
   // once (once the events waiting are processed), under churn when the
-  // window since the last one ends. Publish() drains the queue first: what
-  // comes until then waits for it, without waking this thread.
+  // window since the last one ends.
+  PublishAt(published_at_ + options_.coalesce);
+}
+
+void CatalogOwner::PublishAt(absl::Time when) {
+  // Publish() drains the queue first: what comes until then waits for it,
+  // without waking this thread.
   queue_.WillTakeSoon();
-  absl::Duration wait = published_at_ + options_.coalesce - absl::Now();
   uv_timer_start(coalesce_, [](uv_timer_t* t) {
     auto* self = static_cast<CatalogOwner*>(t->data);
     if (auto s = self->Publish(); !s.ok()) {
       SVCDNS_LOG(kError, "publish_failed", "error=", Quote(s.message()));
     }
-  }, CeilMillis(wait), 0);
+  }, CeilMillis(when - absl::Now()), 0);
 }
 
 absl::Status CatalogOwner::Publish() {
-  Drain();  // what arrived since the publication was due did not wake us
+  // What arrived since the publication was due did not wake us. What it
+  // changes is published below: no timer for it (dirty_), and none left
+  // behind for a change that turns out to be none.
+  dirty_ = true;
+  Drain();
   dirty_ = false;
   uv_timer_stop(coalesce_);
   if (store_.index() != published_index_) {
@@ -210,6 +218,12 @@ absl::Status CatalogOwner::Publish() {
                " healthy_instances=", instances, " answer_sets_compiled=", builder_.compiled(),
                " build_ms=", absl::ToDoubleMilliseconds(absl::Now() - start));
     ScheduleView();
+    // Under churn the next changes come within the window: take them when
+    // it ends rather than be woken for the first of them now (one wake-up
+    // per publication, not two). After a quiet window it ends unused.
+    if (options_.coalesce > absl::ZeroDuration() && !closing_) {
+      PublishAt(published_at_ + options_.coalesce);
+    }
     // Persist at most persist_delay after a change, even while changes keep
     // coming (restarting the timer each time would starve it under churn).
     if (!options_.data_dir.empty() && !closing_ &&

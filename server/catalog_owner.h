@@ -88,6 +88,8 @@ class CatalogOwner {
  private:
   void Process(StreamEvent& event);
   void MarkDirty();
+  // Publishes what is due at `when` (or at once if past).
+  void PublishAt(absl::Time when);
   absl::Status Publish();
   void ScheduleExpiry();
   void ScheduleView();

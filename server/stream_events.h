@@ -79,7 +79,8 @@ class StreamEventQueue {
   }
 
   // The owner will call TakeAll soon without being woken (a publication is
-  // due): until then, pushes need not wake it.
+  // due, or the coalescing window after one ends): until then, pushes need
+  // not wake it.
   void WillTakeSoon() {
     std::lock_guard<std::mutex> lock(mu_);
     announced_ = true;

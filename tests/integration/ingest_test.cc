@@ -107,6 +107,26 @@ TEST_F(IngestTest, UpdatesDeletesAndChecks) {
   EXPECT_TRUE(agent->Finish().ok());
 }
 
+// An update that changes nothing, taken in with the publication after the
+// one before it (the owner is not woken for it), is acknowledged, and the
+// owner still hears of the next one.
+TEST_F(IngestTest, AnUpdateThatChangesNothingLeavesTheOwnerListening) {
+  StartServer();
+  auto agent = Connect();
+  ASSERT_TRUE(agent->Register("agent1", "10.9.0.1", {ServiceProto("api", "api", 80)}));
+  for (uint64_t seq = 3; seq < 9; seq += 2) {
+    ASSERT_TRUE(agent->Send(UpdateMessage(seq, {DeleteServiceChange("nope")})));
+    ASSERT_TRUE(IsAck(agent->Read()));
+    uint32_t port = 8000 + static_cast<uint32_t>(seq);
+    ASSERT_TRUE(agent->Send(UpdateMessage(seq + 1, {UpsertService(ServiceProto("db", "db", port))})));
+    auto ack = agent->Read();  // within the stream's deadline, or never
+    ASSERT_TRUE(IsAck(ack));
+    EXPECT_EQ(ack->ack().sequence(), seq + 1);
+    EXPECT_EQ(A("db.service.consul"), (std::vector<std::string>{"10.9.0.1"}));
+  }
+  EXPECT_TRUE(agent->Finish().ok());
+}
+
 TEST_F(IngestTest, AnUpdateWithOneBadChangeAppliesNone) {
   StartServer();
   auto agent = Connect();
