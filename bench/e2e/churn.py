@@ -30,6 +30,7 @@ import datetime
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -147,35 +148,29 @@ def fmt(v, spec="%.1f"):
     return "inf" if v == float("inf") else spec % v
 
 
-def median(values):
-    v = sorted(values)
-    n = len(v)
-    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
-
-
 def summarize(r):
     """A table row's figures from a server's cycles: medians, the worst p99 and max."""
     cs = r["cycles"]
     cl = [c["client"] for c in cs]
     out = {
         "drops": [c["drop"] for c in cs],
-        "drop": median([c["drop"] for c in cs]),
-        "quiet_qps": median([q["qps"] for q in r["quiets"]]),
-        "churn_qps": median([c["churn"]["qps"] for c in cs]),
-        "send_rate": median([c["send_rate"] for c in cl]),
+        "drop": statistics.median([c["drop"] for c in cs]),
+        "quiet_qps": statistics.median([q["qps"] for q in r["quiets"]]),
+        "churn_qps": statistics.median([c["churn"]["qps"] for c in cs]),
+        "send_rate": statistics.median([c["send_rate"] for c in cl]),
         "unacked": sum(c["unacked"] for c in cl),
         "not_visible": sum(c["vis_timeouts"] + c["vis_pending"] for c in cl),
         "vis_n": sum(c["vis_all_n"] for c in cl),
-        "publications": median([c["publications"] for c in cl]) if r["server"] == "svcdns" else None,
-        "cpu_quiet": median([q["cpu"] for q in r["quiets"]]),
-        "cpu_churn": median([c["churn"]["cpu"] for c in cs]),
-        "load_quiet": median([q["load_cpu"] for q in r["quiets"]]),
-        "load_churn": median([c["churn"]["load_cpu"] for c in cs]),
-        "client_cpu": median([c["client_cpu"] for c in cs]),
-        "control_cpu": None if cs[0]["control_cpu"] is None else median([c["control_cpu"] for c in cs]),
+        "publications": statistics.median([c["publications"] for c in cl]) if r["server"] == "svcdns" else None,
+        "cpu_quiet": statistics.median([q["cpu"] for q in r["quiets"]]),
+        "cpu_churn": statistics.median([c["churn"]["cpu"] for c in cs]),
+        "load_quiet": statistics.median([q["load_cpu"] for q in r["quiets"]]),
+        "load_churn": statistics.median([c["churn"]["load_cpu"] for c in cs]),
+        "client_cpu": statistics.median([c["client_cpu"] for c in cs]),
+        "control_cpu": None if cs[0]["control_cpu"] is None else statistics.median([c["control_cpu"] for c in cs]),
     }
     for kind in ("ack", "vis"):
-        out[kind + "_p50"] = median([c[kind + "_all_p50_ms"] for c in cl])
+        out[kind + "_p50"] = statistics.median([c[kind + "_all_p50_ms"] for c in cl])
         out[kind + "_p99"] = max(c[kind + "_all_p99_ms"] for c in cl)
         out[kind + "_max"] = max(c[kind + "_all_max_ms"] for c in cl)
     return out
