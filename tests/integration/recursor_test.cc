@@ -1,12 +1,20 @@
 // --recursor: names outside our domains are forwarded (RD set, answered with
 // RA), the next recursor is tried when one does not answer, and our own
-// names never wait on a recursor.
+// names never wait on a recursor. A query over TCP is forwarded over TCP, so
+// that an answer too large for UDP reaches a client that retried over TCP.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 
 #include "gtest/gtest.h"
 #include "tests/testing/dns_client.h"
@@ -29,6 +37,10 @@ TEST(RecursorTest, ForwardsOtherNamesAndFailsOver) {
   socklen_t len = sizeof(a);
   getsockname(dead, reinterpret_cast<sockaddr*>(&a), &len);
   std::string dead_addr = "127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+  // ... and over TCP, one that takes the connection and never answers.
+  int mute = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_EQ(bind(mute, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+  ASSERT_EQ(listen(mute, 16), 0);
   std::string live_addr = "127.0.0.1:" + std::to_string((*upstream)->port());
 
   auto server = ServerProcess::Start({"--config-dir", SourceDir() + "/deploy/examples/services",
@@ -48,9 +60,12 @@ TEST(RecursorTest, ForwardsOtherNamesAndFailsOver) {
   // Over TCP too; and our own names answer at once, RA clear, AA set.
   QueryOptions tcp = slow;
   tcp.tcp = true;
+  started = std::chrono::steady_clock::now();
   auto t = Query("127.0.0.1", (*server)->port(), "web.service.example.test", LDNS_RR_TYPE_A, tcp);
   ASSERT_TRUE(t.ok()) << t.status();
   EXPECT_EQ((*t)->AnswerRdata(LDNS_RR_TYPE_A), (std::vector<std::string>{"10.0.1.10"}));
+  EXPECT_TRUE((*t)->ra());
+  EXPECT_GE(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(400));
   auto own = Query("127.0.0.1", (*server)->port(), "web.service.consul", LDNS_RR_TYPE_A);
   ASSERT_TRUE(own.ok());
   EXPECT_TRUE((*own)->aa());
@@ -62,6 +77,58 @@ TEST(RecursorTest, ForwardsOtherNamesAndFailsOver) {
   ASSERT_TRUE(failed.ok()) << failed.status();
   EXPECT_EQ((*failed)->rcode(), LDNS_RCODE_SERVFAIL);
   close(dead);
+  close(mute);
+}
+
+TEST(RecursorTest, LargeAnswersComeWholeOverTcp) {
+  // The recursor serves "big" with 200 instances: far more than 512 bytes.
+  std::vector<std::string> nodes;
+  for (int i = 0; i < 200; ++i) {
+    nodes.push_back(absl::StrFormat(
+        R"({"node": {"name": "n%d", "address": "10.9.0.%d"},)"
+        R"( "services": [{"id": "big-%d", "name": "big", "port": %d}]})",
+        i, 1 + i, i, 20000 + i));
+  }
+  TempDir dir;
+  std::string catalog = dir.Write(
+      "catalog.json", absl::StrCat(R"({"index": 1, "nodes": [)", absl::StrJoin(nodes, ","), "]}"));
+  auto upstream = ServerProcess::Start({"--domain", "example.test", "--catalog", catalog});
+  ASSERT_TRUE(upstream.ok()) << upstream.status();
+  auto server = ServerProcess::Start(
+      {"--config-dir", SourceDir() + "/deploy/examples/services", "--node", "demo", "--recursor",
+       "127.0.0.1:" + std::to_string((*upstream)->port())});
+  ASSERT_TRUE(server.ok()) << server.status();
+
+  // Over UDP the recursor's truncated answer comes back as it is, TC set:
+  // that is what sends the client to TCP.
+  auto udp = Query("127.0.0.1", (*server)->port(), "big.service.example.test", LDNS_RR_TYPE_SRV);
+  ASSERT_TRUE(udp.ok()) << udp.status();
+  EXPECT_TRUE((*udp)->tc());
+  EXPECT_TRUE((*udp)->ra());
+
+  // Over TCP, asked of the recursor over TCP: every instance, no TC (each
+  // time on a connection of its own to the recursor).
+  QueryOptions tcp;
+  tcp.tcp = true;
+  tcp.timeout_ms = 5000;
+  for (int round = 0; round < 3; ++round) {
+    auto r = Query("127.0.0.1", (*server)->port(), "big.service.example.test", LDNS_RR_TYPE_SRV, tcp);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ((*r)->rcode(), LDNS_RCODE_NOERROR);
+    EXPECT_FALSE((*r)->tc());
+    EXPECT_TRUE((*r)->ra());
+    std::vector<std::string> srv = (*r)->AnswerRdata(LDNS_RR_TYPE_SRV);
+    std::set<std::string> distinct(srv.begin(), srv.end());
+    EXPECT_EQ(distinct.size(), 200u);
+    EXPECT_TRUE(distinct.count("1 1 20199 n199.node.dc1.example.test."));
+  }
+
+  // A recursor that refuses TCP connections is failed over like one that
+  // does not answer: with no other, SERVFAIL at once.
+  (*upstream)->Stop();
+  auto failed = Query("127.0.0.1", (*server)->port(), "big.service.example.test", LDNS_RR_TYPE_SRV, tcp);
+  ASSERT_TRUE(failed.ok()) << failed.status();
+  EXPECT_EQ((*failed)->rcode(), LDNS_RCODE_SERVFAIL);
 }
 
 TEST(RecursorTest, WithoutRecursorsOtherNamesAreRefusedAtOnce) {
