@@ -1,59 +1,123 @@
 #include "server/forwarder.h"
 
-#include <netinet/in.h>
-
 #include <cstring>
 
+#include "absl/strings/ascii.h"
 #include "dns/protocol.h"
 #include "dns/query.h"
 #include "server/uv_handle.h"
 
 namespace svcdns::server {
+namespace {
 
-// One query asked of one recursor over TCP: connect, write it with its
-// length, read the reply's length and the reply. Freed by its handle's
-// close callback; once the forward gives up on it (Abandon), `forwarder` is
-// null and its remaining callbacks do nothing.
-struct Forwarder::TcpExchange {
-  uv_tcp_t tcp;
+// Whether a reply repeats the question asked: the name in any letter case,
+// type and class exactly.
+bool RepeatsQuestion(const uint8_t* reply, size_t size, const std::string& question) {
+  if (question.size() < 4 || dns::Load16(reply + 4) != 1 ||
+      size < dns::kHeaderSize + question.size()) {
+    return false;
+  }
+  const uint8_t* asked = reinterpret_cast<const uint8_t*>(question.data());
+  const uint8_t* echoed = reply + dns::kHeaderSize;
+  size_t name = question.size() - 4;
+  for (size_t i = 0; i < name; ++i) {
+    // Length bytes (< 64) are not letters: folding leaves them alone.
+    if (absl::ascii_tolower(echoed[i]) != absl::ascii_tolower(asked[i])) return false;
+  }
+  return std::memcmp(echoed + name, asked + name, 4) == 0;
+}
+
+}  // namespace
+
+// One query asked of one recursor: over UDP from a socket of its own,
+// connected to the recursor, or over a TCP connection of its own (the query
+// written after its length, the reply read the same way). Freed by its
+// handle's close callback; once the forward gives up on it (Abandon),
+// `forwarder` is null and its remaining callbacks do nothing.
+struct Forwarder::Exchange {
+  union {  // every libuv handle begins with a uv_handle_t
+    uv_handle_t handle;
+    uv_udp_t udp;
+    uv_tcp_t tcp;
+  };
   uv_connect_t connect;
   uv_write_t write;
   Forwarder* forwarder;
   uint16_t id;      // the upstream id of its forward
-  std::string out;  // the query, after its length
-  std::string in;   // the reply so far, after its length
+  std::string out;  // TCP: the query's length and the query
+  std::string in;   // TCP: the reply's length and the reply, so far
 
-  static void Close(TcpExchange* x) {
-    x->forwarder = nullptr;
-    uv_close(reinterpret_cast<uv_handle_t*>(&x->tcp),
-             [](uv_handle_t* h) { delete static_cast<TcpExchange*>(h->data); });
+  Exchange(Forwarder* f, uint16_t upstream_id) : forwarder(f), id(upstream_id) {}
+
+  // Opens the socket or connection and sends `query`; false if it cannot.
+  bool Start(uv_loop_t* loop, const ListenAddress& to, bool use_tcp, std::string query) {
+    const auto* addr = reinterpret_cast<const sockaddr*>(&to.storage);
+    connect.data = write.data = this;
+    if (use_tcp) {
+      uv_tcp_init(loop, &tcp);
+      handle.data = this;
+      out.resize(2);
+      dns::Store16(reinterpret_cast<uint8_t*>(out.data()), static_cast<uint16_t>(query.size()));
+      out += query;
+      return uv_tcp_connect(&connect, &tcp, addr, [](uv_connect_t* c, int status) {
+               auto* x = static_cast<Exchange*>(c->data);
+               if (x->forwarder == nullptr) return;  // abandoned
+               if (status < 0) {
+                 x->Failed();
+               } else {
+                 x->OnConnected();
+               }
+             }) == 0;
+    }
+    uv_udp_init(loop, &udp);  // the socket comes with the connect (which may fail: EMFILE)
+    handle.data = this;
+    if (uv_udp_connect(&udp, addr) != 0) return false;
+    uv_udp_recv_start(&udp, Alloc, [](uv_udp_t* h, ssize_t n, const uv_buf_t* buf, const sockaddr*,
+                                      unsigned) {
+      auto* x = static_cast<Exchange*>(h->data);
+      if (x->forwarder == nullptr || n == 0) return;
+      if (n < 0) {  // refused (ICMP port unreachable): try the next recursor now
+        x->Failed();
+        return;
+      }
+      x->forwarder->OnReply(x->id, reinterpret_cast<const uint8_t*>(buf->base),
+                            static_cast<size_t>(n));
+    });
+    uv_buf_t buf = uv_buf_init(query.data(), static_cast<unsigned>(query.size()));
+    return uv_udp_try_send(&udp, &buf, 1, nullptr) == static_cast<int>(query.size());
+  }
+
+  void Close() {
+    forwarder = nullptr;
+    uv_close(&handle, [](uv_handle_t* h) { delete static_cast<Exchange*>(h->data); });
+  }
+
+ private:
+  static void Alloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
+    Forwarder* f = static_cast<Exchange*>(h->data)->forwarder;
+    *buf = uv_buf_init(reinterpret_cast<char*>(f->buffer_), sizeof(f->buffer_));
   }
   void Failed() {
-    if (forwarder != nullptr) forwarder->OnTcpFailed(id);
+    if (forwarder != nullptr) forwarder->OnExchangeFailed(id);
   }
   void OnConnected() {
+    auto* stream = reinterpret_cast<uv_stream_t*>(&tcp);
     uv_buf_t buf = uv_buf_init(out.data(), static_cast<unsigned>(out.size()));
-    uv_write(&write, reinterpret_cast<uv_stream_t*>(&tcp), &buf, 1, [](uv_write_t* w, int status) {
-      if (status < 0) static_cast<TcpExchange*>(w->data)->Failed();
+    uv_write(&write, stream, &buf, 1, [](uv_write_t* w, int status) {
+      if (status < 0) static_cast<Exchange*>(w->data)->Failed();
     });
-    uv_read_start(
-        reinterpret_cast<uv_stream_t*>(&tcp),
-        [](uv_handle_t* h, size_t, uv_buf_t* buf) {
-          auto* x = static_cast<TcpExchange*>(h->data);
-          *buf = uv_buf_init(reinterpret_cast<char*>(x->forwarder->buffer_), sizeof(x->forwarder->buffer_));
-        },
-        [](uv_stream_t* h, ssize_t n, const uv_buf_t* buf) {
-          auto* x = static_cast<TcpExchange*>(h->data);
-          if (n < 0) {  // closed (or reset) before the whole reply came
-            x->Failed();
-            return;
-          }
-          x->in.append(buf->base, static_cast<size_t>(n));
-          if (x->in.size() < 2) return;
-          size_t size = dns::Load16(reinterpret_cast<const uint8_t*>(x->in.data()));
-          if (x->in.size() < 2 + size) return;
-          x->forwarder->OnReply(x->id, reinterpret_cast<const uint8_t*>(x->in.data()) + 2, size);
-        });
+    uv_read_start(stream, Alloc, [](uv_stream_t* h, ssize_t n, const uv_buf_t* buf) {
+      auto* x = static_cast<Exchange*>(h->data);
+      if (n < 0) {  // closed or reset before the whole reply came
+        x->Failed();
+        return;
+      }
+      x->in.append(buf->base, static_cast<size_t>(n));
+      if (x->in.size() < 2) return;
+      size_t size = dns::Load16(reinterpret_cast<const uint8_t*>(x->in.data()));
+      if (x->in.size() < 2 + size) return;
+      x->forwarder->OnReply(x->id, reinterpret_cast<const uint8_t*>(x->in.data()) + 2, size);
+    });
   }
 };
 
@@ -64,28 +128,6 @@ Forwarder::Forwarder(uv_loop_t* loop, std::vector<ListenAddress> recursors, Deli
       deliver_(std::move(deliver)),
       max_pending_(max_pending),
       timeout_ms_(timeout_ms) {
-  auto open = [&](int family) {
-    auto* udp = new uv_udp_t;
-    uv_udp_init_ex(loop_, udp, family);
-    udp->data = this;
-    uv_udp_recv_start(
-        udp,
-        [](uv_handle_t* h, size_t, uv_buf_t* buf) {
-          auto* self = static_cast<Forwarder*>(h->data);
-          *buf = uv_buf_init(reinterpret_cast<char*>(self->buffer_), sizeof(self->buffer_));
-        },
-        [](uv_udp_t* h, ssize_t n, const uv_buf_t* buf, const sockaddr* from, unsigned) {
-          if (n > 0 && from != nullptr) {
-            static_cast<Forwarder*>(h->data)->OnUdpReply(
-                reinterpret_cast<const uint8_t*>(buf->base), static_cast<size_t>(n), from);
-          }
-        });
-    return udp;
-  };
-  for (const ListenAddress& r : recursors_) {
-    if (r.family() == AF_INET && v4_ == nullptr) v4_ = open(AF_INET);
-    if (r.family() == AF_INET6 && v6_ == nullptr) v6_ = open(AF_INET6);
-  }
   timer_ = new uv_timer_t;
   timer_->data = this;
   uv_timer_init(loop_, timer_);
@@ -96,10 +138,7 @@ Forwarder::~Forwarder() { Close(); }
 
 void Forwarder::Close() {
   for (auto& [id, p] : pending_) Abandon(p);
-  CloseHandle(v4_);
-  CloseHandle(v6_);
   CloseHandle(timer_);
-  v4_ = v6_ = nullptr;
   timer_ = nullptr;
   pending_.clear();
 }
@@ -114,6 +153,9 @@ bool Forwarder::Forward(const uint8_t* query, size_t size, const ForwardOrigin& 
   p.origin = origin;
   p.client_id = dns::Load16(query);
   p.query.assign(reinterpret_cast<const char*>(query), size);
+  dns::Query q;
+  dns::ParseQuery(query, size, &q);
+  if (q.has_question) p.question.assign(reinterpret_cast<const char*>(q.question), q.question_size);
   p.recursor = 0;
   if (!Send(id, p)) {
     pending_.erase(id);
@@ -122,71 +164,29 @@ bool Forwarder::Forward(const uint8_t* query, size_t size, const ForwardOrigin& 
   return true;
 }
 
-std::string Forwarder::UpstreamQuery(uint16_t upstream_id, const Pending& p) {
+bool Forwarder::Send(uint16_t upstream_id, Pending& p) {
   std::string query = p.query;
   dns::Store16(reinterpret_cast<uint8_t*>(query.data()), upstream_id);
   query[2] |= 0x01;  // RD: we ask the recursor to recurse
-  return query;
-}
-
-bool Forwarder::Send(uint16_t upstream_id, Pending& p) {
-  while (p.recursor < recursors_.size()) {
-    const ListenAddress& to = recursors_[p.recursor];
-    bool sent;
-    if (p.origin.tcp) {
-      sent = SendTcp(upstream_id, p, to);
-    } else {
-      uv_udp_t* socket = to.family() == AF_INET ? v4_ : v6_;
-      std::string query = UpstreamQuery(upstream_id, p);
-      uv_buf_t buf = uv_buf_init(query.data(), query.size());
-      sent = uv_udp_try_send(socket, &buf, 1, reinterpret_cast<const sockaddr*>(&to.storage)) ==
-             static_cast<int>(query.size());
-    }
-    if (sent) {
+  for (; p.recursor < recursors_.size(); ++p.recursor) {
+    auto* x = new Exchange(this, upstream_id);
+    if (x->Start(loop_, recursors_[p.recursor], p.origin.tcp, query)) {
+      p.exchange = x;
       p.deadline_ms = uv_now(loop_) + timeout_ms_;
       return true;
     }
-    ++p.recursor;
+    x->Close();
   }
   return false;
 }
 
-bool Forwarder::SendTcp(uint16_t upstream_id, Pending& p, const ListenAddress& to) {
-  auto* x = new TcpExchange;
-  x->forwarder = this;
-  x->id = upstream_id;
-  x->out.resize(2);
-  dns::Store16(reinterpret_cast<uint8_t*>(x->out.data()), static_cast<uint16_t>(p.query.size()));
-  x->out += UpstreamQuery(upstream_id, p);
-  uv_tcp_init(loop_, &x->tcp);
-  x->tcp.data = x;
-  x->connect.data = x;
-  x->write.data = x;
-  int r = uv_tcp_connect(&x->connect, &x->tcp, reinterpret_cast<const sockaddr*>(&to.storage),
-                         [](uv_connect_t* c, int status) {
-                           auto* x = static_cast<TcpExchange*>(c->data);
-                           if (x->forwarder == nullptr) return;  // abandoned
-                           if (status < 0) {
-                             x->Failed();
-                           } else {
-                             x->OnConnected();
-                           }
-                         });
-  if (r != 0) {
-    TcpExchange::Close(x);
-    return false;
-  }
-  p.tcp = x;
-  return true;
-}
-
 void Forwarder::Abandon(Pending& p) {
-  if (p.tcp == nullptr) return;
-  TcpExchange::Close(p.tcp);
-  p.tcp = nullptr;
+  if (p.exchange == nullptr) return;
+  p.exchange->Close();
+  p.exchange = nullptr;
 }
 
-void Forwarder::OnTcpFailed(uint16_t upstream_id) {
+void Forwarder::OnExchangeFailed(uint16_t upstream_id) {
   auto it = pending_.find(upstream_id);
   if (it == pending_.end()) return;
   Abandon(it->second);
@@ -201,37 +201,20 @@ void Forwarder::TryNext(uint16_t upstream_id) {
   pending_.erase(it);
 }
 
-void Forwarder::OnUdpReply(const uint8_t* data, size_t size, const sockaddr* from) {
-  if (size < dns::kHeaderSize || (data[2] & 0x80) == 0) return;
-  auto it = pending_.find(dns::Load16(data));
-  if (it == pending_.end()) return;
-  Pending& p = it->second;
-  if (p.tcp != nullptr) return;  // asked over TCP: a datagram is not the answer
-  // Only the recursor we asked may answer (no spoofed replies).
-  const ListenAddress& to = recursors_[p.recursor];
-  bool same = from->sa_family == to.family() &&
-              (from->sa_family == AF_INET
-                   ? std::memcmp(&reinterpret_cast<const sockaddr_in*>(from)->sin_addr,
-                                 &reinterpret_cast<const sockaddr_in*>(&to.storage)->sin_addr, 4) == 0 &&
-                         reinterpret_cast<const sockaddr_in*>(from)->sin_port ==
-                             reinterpret_cast<const sockaddr_in*>(&to.storage)->sin_port
-                   : std::memcmp(&reinterpret_cast<const sockaddr_in6*>(from)->sin6_addr,
-                                 &reinterpret_cast<const sockaddr_in6*>(&to.storage)->sin6_addr, 16) == 0 &&
-                         reinterpret_cast<const sockaddr_in6*>(from)->sin6_port ==
-                             reinterpret_cast<const sockaddr_in6*>(&to.storage)->sin6_port);
-  if (!same) return;
-  OnReply(it->first, data, size);
-}
-
 void Forwarder::OnReply(uint16_t upstream_id, const uint8_t* data, size_t size) {
   auto it = pending_.find(upstream_id);
   if (it == pending_.end()) return;
   Pending& p = it->second;
-  if (size < dns::kHeaderSize || (data[2] & 0x80) == 0 || dns::Load16(data) != upstream_id ||
-      (data[3] & 0x0F) == dns::kRcodeServFail) {
-    Abandon(p);
-    ++p.recursor;
-    TryNext(upstream_id);
+  bool ours = size >= dns::kHeaderSize && (data[2] & 0x80) != 0 &&
+              dns::Load16(data) == upstream_id && RepeatsQuestion(data, size, p.question);
+  if (!ours) {
+    // A stray or forged datagram: the answer may still come. On TCP the
+    // recursor itself answered something else.
+    if (p.origin.tcp) OnExchangeFailed(upstream_id);
+    return;
+  }
+  if ((data[3] & 0x0F) == dns::kRcodeServFail) {
+    OnExchangeFailed(upstream_id);
     return;
   }
   Abandon(p);
@@ -260,19 +243,17 @@ void Forwarder::Expire() {
 
 void Forwarder::Fail(Pending& p) {
   failures_.Add();
-  dns::Query q;
-  auto* bytes = reinterpret_cast<const uint8_t*>(p.query.data());
-  dns::ParseQuery(bytes, p.query.size(), &q);
   uint8_t out[dns::kHeaderSize + dns::kMaxNameLength + 4];
   std::memset(out, 0, dns::kHeaderSize);
   dns::Store16(out, p.client_id);
-  dns::Store16(out + 2, dns::kFlagQr | dns::kFlagRa | (q.flags & (dns::kFlagRd | dns::kFlagCd)) |
+  uint16_t asked = dns::Load16(reinterpret_cast<const uint8_t*>(p.query.data()) + 2);
+  dns::Store16(out + 2, dns::kFlagQr | dns::kFlagRa | (asked & (dns::kFlagRd | dns::kFlagCd)) |
                             dns::kRcodeServFail);
   size_t size = dns::kHeaderSize;
-  if (q.has_question) {
+  if (!p.question.empty() && p.question.size() <= dns::kMaxNameLength + 4) {
     dns::Store16(out + 4, 1);
-    std::memcpy(out + size, q.question, q.question_size);
-    size += q.question_size;
+    std::memcpy(out + size, p.question.data(), p.question.size());
+    size += p.question.size();
   }
   deliver_(p.origin, out, size);
 }

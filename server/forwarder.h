@@ -2,12 +2,17 @@
 // the DNS worker's loop but off its answering path: the worker hands the
 // query over and goes on; the answer comes back later through `deliver`.
 // Pending forwards are bounded in number and in time; a recursor that times
-// out, answers SERVFAIL or drops the connection is replaced by the next one;
-// when all fail the client gets SERVFAIL. A query that came over TCP goes
-// upstream over TCP (as Consul's recursors do): over UDP a large answer
-// would come back truncated, and the client, already on TCP, could never
-// get it whole. A truncated UDP answer goes back as it is: its client
-// retries over TCP.
+// out, answers SERVFAIL or refuses or drops the connection is replaced by
+// the next one; when all fail the client gets SERVFAIL.
+//
+// Each forward asks from a socket of its own, connected to the recursor:
+// a random source port as well as a random id, and only the recursor's
+// datagrams reach it (what a resolver needs against forged answers, as
+// svcdns may be the host's resolver in resolv.conf); an answer must also
+// repeat the question. A query that came over TCP goes upstream over TCP
+// (as Consul's recursors do): over UDP a large answer would come back
+// truncated, and the client, already on TCP, could never get it whole. A
+// truncated UDP answer goes back as it is: its client retries over TCP.
 #ifndef SVCDNS_SERVER_FORWARDER_H_
 #define SVCDNS_SERVER_FORWARDER_H_
 
@@ -51,32 +56,28 @@ class Forwarder {
   uint64_t failures() const { return failures_.Get(); }
 
  private:
-  struct TcpExchange;
+  struct Exchange;
   struct Pending {
     ForwardOrigin origin;
     uint16_t client_id = 0;
-    std::string query;  // as the client sent it
+    std::string query;     // as the client sent it
+    std::string question;  // its question section, which answers repeat
     size_t recursor = 0;
     uint64_t deadline_ms = 0;
-    TcpExchange* tcp = nullptr;  // the connection asking recursors[recursor]
+    Exchange* exchange = nullptr;  // asking recursors[recursor]
   };
 
-  // The client's query with our id, RD set.
-  static std::string UpstreamQuery(uint16_t upstream_id, const Pending& p);
   // Asks recursors from p.recursor on until one takes the query.
   bool Send(uint16_t upstream_id, Pending& p);
-  // Opens a connection to `to` and sends the query on it.
-  bool SendTcp(uint16_t upstream_id, Pending& p, const ListenAddress& to);
-  // A whole reply from the recursor asked (checked: a reply to our id).
+  // A reply on the forward's socket or connection.
   void OnReply(uint16_t upstream_id, const uint8_t* data, size_t size);
-  void OnUdpReply(const uint8_t* data, size_t size, const sockaddr* from);
-  // The TCP exchange for `upstream_id` ended without a reply.
-  void OnTcpFailed(uint16_t upstream_id);
+  // The forward's exchange failed (refused, reset, closed early).
+  void OnExchangeFailed(uint16_t upstream_id);
   // Asks the next recursor, or answers SERVFAIL; erases the forward if done.
   void TryNext(uint16_t upstream_id);
   void Expire();
   void Fail(Pending& p);  // SERVFAIL to the client
-  // Closes p's connection, if any; its callbacks then do nothing.
+  // Closes p's socket or connection, if any; its callbacks then do nothing.
   static void Abandon(Pending& p);
 
   uv_loop_t* loop_;
@@ -84,8 +85,6 @@ class Forwarder {
   Deliver deliver_;
   size_t max_pending_;
   uint64_t timeout_ms_;
-  uv_udp_t* v4_ = nullptr;
-  uv_udp_t* v6_ = nullptr;
   uv_timer_t* timer_ = nullptr;
   absl::flat_hash_map<uint16_t, Pending> pending_;  // by the id sent upstream
   std::mt19937 rng_{std::random_device{}()};

@@ -1,5 +1,6 @@
 #include "server/serve.h"
 
+#include <sys/resource.h>
 #include <uv.h>
 
 #include <algorithm>
@@ -58,10 +59,22 @@ absl::Status Reload(ServeLoop& loop) {
   return absl::OkStatus();
 }
 
+// Each TCP client (up to --tcp-max-connections per worker) and each pending
+// forward (a socket of its own) takes a descriptor: allow as many as the
+// hard limit does, not the soft one (often 1024) a shell hands down.
+void RaiseOpenFileLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
 }  // namespace
 
 absl::Status RunServe(ServeOptions options) {
   KeepFreedMemoryMapped();
+  RaiseOpenFileLimit();
   std::vector<ListenAddress> addresses;
   for (const std::string& text : options.dns_addrs) {
     auto address = ParseListenAddress(text);

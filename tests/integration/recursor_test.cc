@@ -2,13 +2,19 @@
 // RA), the next recursor is tried when one does not answer, and our own
 // names never wait on a recursor. A query over TCP is forwarded over TCP, so
 // that an answer too large for UDP reaches a client that retried over TCP.
+// Each forward has a source port of its own, and only the recursor's answer
+// to the question asked is taken.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <poll.h>
+
 #include <chrono>
+#include <cstring>
 #include <set>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -129,6 +135,81 @@ TEST(RecursorTest, LargeAnswersComeWholeOverTcp) {
   auto failed = Query("127.0.0.1", (*server)->port(), "big.service.example.test", LDNS_RR_TYPE_SRV, tcp);
   ASSERT_TRUE(failed.ok()) << failed.status();
   EXPECT_EQ((*failed)->rcode(), LDNS_RCODE_SERVFAIL);
+}
+
+// A UDP socket on a random loopback port.
+int BoundUdpSocket(sockaddr_in* address) {
+  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  address->sin_family = AF_INET;
+  address->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address->sin_port = 0;
+  bind(fd, reinterpret_cast<sockaddr*>(address), sizeof(*address));
+  socklen_t len = sizeof(*address);
+  getsockname(fd, reinterpret_cast<sockaddr*>(address), &len);
+  return fd;
+}
+
+// A reply to `query` (id, question) with one A record.
+std::string ReplyTo(const std::string& query, const uint8_t (&ip)[4]) {
+  size_t end = 12;
+  while (end < query.size() && query[end] != 0) end += 1 + static_cast<uint8_t>(query[end]);
+  end += 5;  // the root label, type, class
+  std::string reply = query.substr(0, end);
+  const char header[] = {'\x81', '\x80', 0, 1, 0, 1, 0, 0, 0, 0};
+  reply.replace(2, sizeof(header), header, sizeof(header));
+  const char record[] = {'\xc0', 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4};
+  reply.append(record, sizeof(record));
+  reply.append(reinterpret_cast<const char*>(ip), 4);
+  return reply;
+}
+
+TEST(RecursorTest, OnlyTheRecursorsAnswerToTheQuestionIsTaken) {
+  sockaddr_in recursor{}, elsewhere{};
+  int fd = BoundUdpSocket(&recursor);
+  int forger = BoundUdpSocket(&elsewhere);
+  auto server = ServerProcess::Start(
+      {"--config-dir", SourceDir() + "/deploy/examples/services", "--node", "demo", "--recursor",
+       "127.0.0.1:" + std::to_string(ntohs(recursor.sin_port))});
+  ASSERT_TRUE(server.ok()) << server.status();
+
+  // The recursor: for each query, first a reply to another question, then
+  // one to this question from another port (what an off-path forger would
+  // send), then the true answer.
+  std::vector<uint16_t> source_ports;
+  std::thread recursor_thread([&] {
+    for (int round = 0; round < 3; ++round) {
+      pollfd pfd{fd, POLLIN, 0};
+      if (poll(&pfd, 1, 5000) != 1) return;
+      char buffer[512];
+      sockaddr_in from{};
+      socklen_t from_len = sizeof(from);
+      ssize_t n = recvfrom(fd, buffer, sizeof(buffer), 0, reinterpret_cast<sockaddr*>(&from), &from_len);
+      if (n < 12) return;
+      source_ports.push_back(ntohs(from.sin_port));
+      std::string query(buffer, static_cast<size_t>(n));
+      auto send = [&](int socket, const std::string& reply) {
+        sendto(socket, reply.data(), reply.size(), 0, reinterpret_cast<sockaddr*>(&from), from_len);
+      };
+      std::string other = query;
+      other[13] = other[13] == 'x' ? 'y' : 'x';  // the name's first letter
+      send(fd, ReplyTo(other, {6, 6, 6, 1}));
+      send(forger, ReplyTo(query, {6, 6, 6, 2}));
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      send(fd, ReplyTo(query, {10, 1, 2, 3}));
+    }
+  });
+  for (int round = 0; round < 3; ++round) {
+    auto r = Query("127.0.0.1", (*server)->port(), "www.example.test", LDNS_RR_TYPE_A);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ((*r)->rcode(), LDNS_RCODE_NOERROR);
+    EXPECT_TRUE((*r)->ra());
+    EXPECT_EQ((*r)->AnswerRdata(LDNS_RR_TYPE_A), (std::vector<std::string>{"10.1.2.3"}));
+  }
+  recursor_thread.join();
+  ASSERT_EQ(source_ports.size(), 3u);
+  EXPECT_FALSE(source_ports[0] == source_ports[1] && source_ports[1] == source_ports[2]);
+  close(fd);
+  close(forger);
 }
 
 TEST(RecursorTest, WithoutRecursorsOtherNamesAreRefusedAtOnce) {
