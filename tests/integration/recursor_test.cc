@@ -6,16 +6,15 @@
 // to the question asked is taken.
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <poll.h>
 
 #include <chrono>
 #include <cstring>
 #include <set>
-#include <thread>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -29,24 +28,40 @@
 namespace svcdns::testing {
 namespace {
 
+// A UDP socket on a random loopback port.
+int BoundUdpSocket(sockaddr_in* address) {
+  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  address->sin_family = AF_INET;
+  address->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address->sin_port = 0;
+  bind(fd, reinterpret_cast<sockaddr*>(address), sizeof(*address));
+  socklen_t len = sizeof(*address);
+  getsockname(fd, reinterpret_cast<sockaddr*>(address), &len);
+  return fd;
+}
+
 TEST(RecursorTest, ForwardsOtherNamesAndFailsOver) {
   // The "recursor": another svcdns, authoritative for example.test.
   auto upstream = ServerProcess::Start({"--domain", "example.test", "--catalog",
                                         SourceDir() + "/deploy/examples/catalog.json"});
   ASSERT_TRUE(upstream.ok()) << upstream.status();
-  // A recursor that never answers comes first: a UDP port nobody reads.
-  int dead = socket(AF_INET, SOCK_DGRAM, 0);
+  // A recursor that never answers comes first: a UDP port nobody reads,
+  // and on the same port over TCP, one that takes the connection and never
+  // answers. (The TCP port may be taken by another test's connection: then
+  // another pair.)
+  int dead = -1, mute = -1;
   sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(dead, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
-  socklen_t len = sizeof(a);
-  getsockname(dead, reinterpret_cast<sockaddr*>(&a), &len);
+  for (int attempt = 0; attempt < 20 && mute < 0; ++attempt) {
+    if (dead >= 0) close(dead);
+    dead = BoundUdpSocket(&a);
+    mute = socket(AF_INET, SOCK_STREAM, 0);
+    if (bind(mute, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 || listen(mute, 16) != 0) {
+      close(mute);
+      mute = -1;
+    }
+  }
+  ASSERT_GE(mute, 0);
   std::string dead_addr = "127.0.0.1:" + std::to_string(ntohs(a.sin_port));
-  // ... and over TCP, one that takes the connection and never answers.
-  int mute = socket(AF_INET, SOCK_STREAM, 0);
-  ASSERT_EQ(bind(mute, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
-  ASSERT_EQ(listen(mute, 16), 0);
   std::string live_addr = "127.0.0.1:" + std::to_string((*upstream)->port());
 
   auto server = ServerProcess::Start({"--config-dir", SourceDir() + "/deploy/examples/services",
@@ -135,18 +150,6 @@ TEST(RecursorTest, LargeAnswersComeWholeOverTcp) {
   auto failed = Query("127.0.0.1", (*server)->port(), "big.service.example.test", LDNS_RR_TYPE_SRV, tcp);
   ASSERT_TRUE(failed.ok()) << failed.status();
   EXPECT_EQ((*failed)->rcode(), LDNS_RCODE_SERVFAIL);
-}
-
-// A UDP socket on a random loopback port.
-int BoundUdpSocket(sockaddr_in* address) {
-  int fd = socket(AF_INET, SOCK_DGRAM, 0);
-  address->sin_family = AF_INET;
-  address->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address->sin_port = 0;
-  bind(fd, reinterpret_cast<sockaddr*>(address), sizeof(*address));
-  socklen_t len = sizeof(*address);
-  getsockname(fd, reinterpret_cast<sockaddr*>(address), &len);
-  return fd;
 }
 
 // A reply to `query` (id, question) with one A record.
