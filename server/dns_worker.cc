@@ -345,7 +345,7 @@ void DnsWorker::Start() {
   for (int fd : tcp_fds_) tcp_listeners_.push_back(new TcpListener(this, fd));
   if (!options_.recursors.empty()) {
     forwarder_ = std::make_unique<Forwarder>(
-        &loop_, options_.recursors,
+        &loop_, options_.recursors, options_.preferred_recursor,
         [this](const ForwardOrigin& origin, const uint8_t* reply, size_t size) {
           DeliverForwarded(origin, reply, size);
         },

@@ -22,6 +22,8 @@ struct WorkerOptions {
   ResponderOptions responder;
   std::vector<ListenAddress> recursors;  // names outside our domains go here
   uint64_t recursor_timeout_ms = 2000;   // then the next recursor
+  // Shared by the copies of these options (one per worker).
+  std::shared_ptr<PreferredRecursor> preferred_recursor = std::make_shared<PreferredRecursor>(0);
   uint64_t tcp_idle_timeout_ms = 10000;
   size_t tcp_max_connections = 1024;  // per worker
 };

@@ -121,10 +121,12 @@ struct Forwarder::Exchange {
   }
 };
 
-Forwarder::Forwarder(uv_loop_t* loop, std::vector<ListenAddress> recursors, Deliver deliver,
+Forwarder::Forwarder(uv_loop_t* loop, std::vector<ListenAddress> recursors,
+                     std::shared_ptr<PreferredRecursor> preferred, Deliver deliver,
                      size_t max_pending, uint64_t timeout_ms)
     : loop_(loop),
       recursors_(std::move(recursors)),
+      preferred_(std::move(preferred)),
       deliver_(std::move(deliver)),
       max_pending_(max_pending),
       timeout_ms_(timeout_ms) {
@@ -156,7 +158,8 @@ bool Forwarder::Forward(const uint8_t* query, size_t size, const ForwardOrigin& 
   dns::Query q;
   dns::ParseQuery(query, size, &q);
   if (q.has_question) p.question.assign(reinterpret_cast<const char*>(q.question), q.question_size);
-  p.recursor = 0;
+  p.first = preferred_->load(std::memory_order_relaxed) % recursors_.size();
+  p.tried = 0;
   if (!Send(id, p)) {
     pending_.erase(id);
     return false;
@@ -168,9 +171,9 @@ bool Forwarder::Send(uint16_t upstream_id, Pending& p) {
   std::string query = p.query;
   dns::Store16(reinterpret_cast<uint8_t*>(query.data()), upstream_id);
   query[2] |= 0x01;  // RD: we ask the recursor to recurse
-  for (; p.recursor < recursors_.size(); ++p.recursor) {
+  for (; p.tried < recursors_.size(); ++p.tried) {
     auto* x = new Exchange(this, upstream_id);
-    if (x->Start(loop_, recursors_[p.recursor], p.origin.tcp, query)) {
+    if (x->Start(loop_, recursors_[Asked(p)], p.origin.tcp, query)) {
       p.exchange = x;
       p.deadline_ms = uv_now(loop_) + timeout_ms_;
       return true;
@@ -190,7 +193,7 @@ void Forwarder::OnExchangeFailed(uint16_t upstream_id) {
   auto it = pending_.find(upstream_id);
   if (it == pending_.end()) return;
   Abandon(it->second);
-  ++it->second.recursor;
+  ++it->second.tried;
   TryNext(upstream_id);
 }
 
@@ -218,6 +221,7 @@ void Forwarder::OnReply(uint16_t upstream_id, const uint8_t* data, size_t size) 
     return;
   }
   Abandon(p);
+  preferred_->store(Asked(p), std::memory_order_relaxed);
   std::memmove(buffer_, data, size);  // data is usually buffer_ itself
   dns::Store16(buffer_, p.client_id);
   buffer_[3] |= 0x80;  // RA: for this client we recursed
@@ -232,7 +236,7 @@ void Forwarder::Expire() {
   for (auto& [id, p] : pending_) {
     if (p.deadline_ms > now) continue;
     Abandon(p);
-    ++p.recursor;
+    ++p.tried;
     if (!Send(id, p)) {
       Fail(p);
       done.push_back(id);

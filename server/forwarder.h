@@ -3,7 +3,10 @@
 // query over and goes on; the answer comes back later through `deliver`.
 // Pending forwards are bounded in number and in time; a recursor that times
 // out, answers SERVFAIL or refuses or drops the connection is replaced by
-// the next one; when all fail the client gets SERVFAIL.
+// the next one; when all fail the client gets SERVFAIL. Forwards start with
+// the recursor that answered last (as dnsmasq does; the workers' forwarders
+// share it): a recursor that went silent costs one forward its timeout, not
+// every one.
 //
 // Each forward asks from a socket of its own, connected to the recursor:
 // a random source port as well as a random id, and only the recursor's
@@ -19,8 +22,10 @@
 #include <sys/socket.h>
 #include <uv.h>
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -40,11 +45,15 @@ struct ForwardOrigin {
   uint64_t tcp_connection = 0;
 };
 
+// The index of the recursor that answered last.
+using PreferredRecursor = std::atomic<size_t>;
+
 class Forwarder {
  public:
   using Deliver = std::function<void(const ForwardOrigin&, const uint8_t* reply, size_t size)>;
 
-  Forwarder(uv_loop_t* loop, std::vector<ListenAddress> recursors, Deliver deliver,
+  Forwarder(uv_loop_t* loop, std::vector<ListenAddress> recursors,
+            std::shared_ptr<PreferredRecursor> preferred, Deliver deliver,
             size_t max_pending = 1024, uint64_t timeout_ms = 2000);
   ~Forwarder();
 
@@ -62,12 +71,14 @@ class Forwarder {
     uint16_t client_id = 0;
     std::string query;     // as the client sent it
     std::string question;  // its question section, which answers repeat
-    size_t recursor = 0;
+    size_t first = 0;  // the recursor asked first
+    size_t tried = 0;  // recursors given up on since
     uint64_t deadline_ms = 0;
-    Exchange* exchange = nullptr;  // asking recursors[recursor]
+    Exchange* exchange = nullptr;  // asking Asked(*this)
   };
 
-  // Asks recursors from p.recursor on until one takes the query.
+  size_t Asked(const Pending& p) const { return (p.first + p.tried) % recursors_.size(); }
+  // Asks the recursors not tried yet, in turn, until one takes the query.
   bool Send(uint16_t upstream_id, Pending& p);
   // A reply on the forward's socket or connection.
   void OnReply(uint16_t upstream_id, const uint8_t* data, size_t size);
@@ -85,6 +96,7 @@ class Forwarder {
   Deliver deliver_;
   size_t max_pending_;
   uint64_t timeout_ms_;
+  std::shared_ptr<PreferredRecursor> preferred_;
   uv_timer_t* timer_ = nullptr;
   absl::flat_hash_map<uint16_t, Pending> pending_;  // by the id sent upstream
   std::mt19937 rng_{std::random_device{}()};
