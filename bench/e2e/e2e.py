@@ -524,13 +524,12 @@ def report(a, results, mem, checked, info):
                  ("`bench/e2e/loadgen.cc` (one thread, sendmmsg/recvmmsg in batches of 64, %d queries "
                   "outstanding, 1 s timeout)" % a.outstanding)))
     L.append("")
-    L.append("Catalog: %d services x %d instances on %d nodes, two tags each, ~10%% of instances critical "
+    L.append("Catalog: %d services x %d instances on %d nodes, %d tags each, ~%g%% of instances critical "
              "(seed %d); Knot and NSD serve a zone file with exactly svcdns's answers for the mix (TTL 0). "
-             "Query mix (%d queries, looped): 60%% A `svcN.service.consul`, 20%% SRV, 10%% A "
-             "`<tag>.svcN.service.consul`, 10%% A of names that do not exist (NXDOMAIN); letter case "
-             "randomised; every other query (at random, 50%%) with EDNS (OPT 1232), mixed in one pass "
-             "(queries in dnsperf's binary input format, `-B`)." % (a.services, a.instances_per_service, a.nodes,
-                                                        a.seed, a.queries))
+             "Query mix (%d queries, looped; `--mix %s`): %s, mixed in one pass "
+             "(queries in dnsperf's binary input format, `-B`)." % (
+                 a.services, a.instances_per_service, a.nodes, a.tags_per_instance, 100 * a.critical_share,
+                 a.seed, a.queries, a.mix, gen.describe_mix(gen.parse_mix(a.mix), a.edns_share)))
     L.append("")
     L.append("Before measuring, %d sampled queries of the mix were answered identically (rcode and "
              "answer RRset, sorted, TTLs aside) by svcdns, Knot and NSD (svcdns rcodes: %s)." % (
@@ -600,8 +599,14 @@ def report(a, results, mem, checked, info):
              "Not measured here: the churn run (bench/e2e/churn.sh) and the SRV-over-TCP timing of a "
              "1,000-instance service (run.sh --large-srv)." % a.outstanding)
     L.append("")
-    L.append("Reproduce: `bash bench/e2e/run.sh --duration %g --runs %d%s` (see `--help`)." % (
-        a.duration, a.runs, " --loadgen fast" if a.loadgen == "fast" else ""))
+    shape = [(flag, value) for flag, value, default in (
+        ("--services", a.services, 1000), ("--instances-per-service", a.instances_per_service, 3),
+        ("--nodes", a.nodes, 300), ("--queries", a.queries, 100000), ("--seed", a.seed, 20240601),
+        ("--tags-per-instance", a.tags_per_instance, 2), ("--critical-share", a.critical_share, 0.1),
+        ("--mix", a.mix, gen.DEFAULT_MIX), ("--edns-share", a.edns_share, 0.5)) if value != default]
+    L.append("Reproduce: `bash bench/e2e/run.sh --duration %g --runs %d%s%s` (see `--help`)." % (
+        a.duration, a.runs, " --loadgen fast" if a.loadgen == "fast" else "",
+        "".join(" %s %s" % fv for fv in shape)))
     return "\n".join(L) + "\n"
 
 # ---- large answers: the SRV RRset of one 1,000-instance service over TCP -------
@@ -749,6 +754,10 @@ def main():
     p.add_argument("--nodes", type=int, default=300)
     p.add_argument("--queries", type=int, default=None, help="default 100000 (--large-srv: 20000)")
     p.add_argument("--seed", type=int, default=20240601)
+    p.add_argument("--tags-per-instance", type=int, default=2)
+    p.add_argument("--critical-share", type=float, default=0.1)
+    p.add_argument("--mix", default=gen.DEFAULT_MIX, help="percent A,SRV,TAG,NODE,NX (gen.py)")
+    p.add_argument("--edns-share", type=float, default=0.5)
     p.add_argument("--check", type=int, default=200)
     p.add_argument("--outstanding", type=int, default=100)
     p.add_argument("--port-base", type=int, default=25350)
@@ -778,7 +787,9 @@ def main():
             return
         subprocess.run([sys.executable, os.path.join(HERE, "gen.py"), "--out", a.work,
                         "--services", str(a.services), "--instances-per-service", str(a.instances_per_service),
-                        "--nodes", str(a.nodes), "--queries", str(a.queries), "--seed", str(a.seed)], check=True)
+                        "--nodes", str(a.nodes), "--queries", str(a.queries), "--seed", str(a.seed),
+                        "--tags-per-instance", str(a.tags_per_instance), "--critical-share", str(a.critical_share),
+                        "--mix", a.mix, "--edns-share", str(a.edns_share)], check=True)
         catalog, zone = os.path.join(a.work, "catalog.json"), os.path.join(a.work, "consul.zone")
         servers = a.servers.split(",")
         ports = {s: a.port_base + i for i, s in enumerate(("svcdns", "knot", "nsd", "ceiling"))}

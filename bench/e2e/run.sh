@@ -4,14 +4,19 @@
 #
 #   bash bench/e2e/run.sh [--duration S] [--runs N] [--services N]
 #        [--instances-per-service N] [--nodes N] [--queries N] [--mem-sizes 10000,100000]
+#        [--tags-per-instance N] [--critical-share F] [--mix A,SRV,TAG,NODE,NX] [--edns-share F]
 #        [--mem-1m] [--loadgen dnsperf|fast] [--outstanding N] [--svcdns PATH]
 #        [--out FILE] [--note TEXT] [--keep]
 #   bash bench/e2e/run.sh --large-srv [--duration S] [--runs N] [--queries N]
 #        [--pipeline N] [--servers svcdns,knot,nsd] [--svcdns PATH] [--out FILE] [--note TEXT]
 #
-# Defaults: 1,000 services x 3 instances on 300 nodes, 3 runs of 10 s per
+# Defaults: 1,000 services x 3 instances on 300 nodes, two tags each, 10% of
+# instances critical; the mix (--mix 60,20,10,0,10: percent A, SRV,
+# tag-filtered A, node A, NXDOMAIN; half with EDNS); 3 runs of 10 s per
 # server (about 3 minutes in all, memory part included). Writes
-# bench/results/e2e-<date>.md (or --out).
+# bench/results/e2e-<date>.md (or --out). Another catalog or mix, e.g.:
+#   bash bench/e2e/run.sh --services 200 --instances-per-service 20 \
+#     --critical-share 0.3 --mix 20,50,10,10,10 --edns-share 1
 #
 # What it does (details in gen.py and e2e.py):
 #  1. installs knot, nsd and dnsperf from Debian if knotd/nsd/dnsperf are
@@ -69,7 +74,7 @@ while [[ $# -gt 0 ]]; do
     --keep) args+=(--keep); shift ;;
     --loadgen) loadgen="$2"; args+=("$1" "$2"); shift 2 ;;
     --large-srv) large=large-srv; args+=(--large-srv 1000); shift ;;
-    --duration|--runs|--services|--instances-per-service|--nodes|--queries|--seed|--note|--port-base|--servers|--outstanding|--check|--pipeline)
+    --duration|--runs|--services|--instances-per-service|--nodes|--queries|--seed|--note|--port-base|--servers|--outstanding|--check|--pipeline|--tags-per-instance|--critical-share|--mix|--edns-share)
       args+=("$1" "$2"); shift 2 ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
