@@ -36,7 +36,10 @@
 // after each summary while phases remain, and waits for a line on stdin
 // before each phase starts (bench/e2e/churn.py runs a quiet load in between).
 // --phases N runs N phases of --duration s each on the same streams and
-// catalog model, each measured on its own.
+// catalog model, each measured on its own: an update still unacked after
+// its phase's drain counts there as infinitely late, and if its ack comes
+// later, it is only counted (late_acks_of_earlier_phases) in the phase it
+// arrives in.
 //
 //   churn_client --catalog catalog.json [--mode grpc|dns-update]
 //     [--ingest-addr 127.0.0.1:8502] [--dns-addr 127.0.0.1:8600] [--zone consul]
@@ -319,6 +322,7 @@ struct Stats {
   std::vector<double> vis_ack_ms;  // sampled updates, their ack
   std::set<uint64_t> indexes;      // distinct Ack.index values (svcdns publications)
   uint64_t acks_in_window = 0;     // acks received before the churn's end
+  uint64_t late_earlier = 0;       // acks of updates sent in an earlier phase
   uint64_t update_errors = 0;      // non-NOERROR UPDATE responses, stream failures
 };
 
@@ -506,9 +510,16 @@ class Transport {
 };
 
 std::atomic<uint64_t> g_churn_end_ns{~uint64_t(0)};
+std::atomic<uint64_t> g_phase_start_ns{0};
 
 void RecordAck(Stats* stats, uint64_t sent_ns, uint64_t now, uint64_t index) {
   std::lock_guard<std::mutex> l(stats->mu);
+  // An update of an earlier phase, acked after that phase's drain: it was
+  // counted there as unacked (infinitely late), not here.
+  if (sent_ns < g_phase_start_ns.load()) {
+    ++stats->late_earlier;
+    return;
+  }
   stats->ack_ms.push_back(double(now - sent_ns) / 1e6);
   if (index) stats->indexes.insert(index);
   if (now <= g_churn_end_ns.load()) ++stats->acks_in_window;
@@ -795,6 +806,7 @@ int main(int argc, char** argv) {
       stats.vis_ack_ms.clear();
       stats.indexes.clear();
       stats.acks_in_window = 0;
+      stats.late_earlier = 0;
       stats.update_errors = 0;
     }
     if (o.wait_stdin) {
@@ -809,6 +821,7 @@ int main(int argc, char** argv) {
     const double period_ns = 1e9 / o.rate;
     uint64_t sent = 0, send_failures = 0, skipped_samples = 0, flips = 0, adds = 0, dels = 0;
     const uint64_t t0 = NowNs();
+    g_phase_start_ns = t0;
     g_churn_end_ns = t0 + uint64_t(o.duration * 1e9);
     for (uint64_t i = 0; i < total_updates; ++i) {
       SleepUntil(t0 + uint64_t(double(i) * period_ns));
@@ -899,7 +912,11 @@ int main(int argc, char** argv) {
     const uint64_t drain_deadline = t_end + uint64_t(o.drain * 1e9);
     while (NowNs() < drain_deadline && (transport->outstanding() > 0 || poller.pending() > 0))
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    const uint64_t unacked = transport->outstanding();
+    uint64_t unacked;  // of this phase's updates
+    {
+      std::lock_guard<std::mutex> l(stats.mu);
+      unacked = sent - std::min<uint64_t>(sent, stats.ack_ms.size());
+    }
     const double drain_s = double(NowNs() - t_end) / 1e9;
 
     {
@@ -908,7 +925,8 @@ int main(int argc, char** argv) {
           "CHURN phase=%d mode=%s nodes=%zu instances=%zu setup_s=%.2f rate_target=%.0f duration_s=%.1f sent=%llu "
           "send_rate=%.1f send_failures=%llu flips=%llu adds=%llu dels=%llu acked=%zu unacked=%llu "
           "acks_in_window=%llu ack_rate_in_window=%.1f update_errors=%llu publications=%zu drain_s=%.2f "
-          "%s %s %s %s vis_timeouts=%llu vis_pending=%llu samples_skipped=%llu probe_queries=%llu\n",
+          "%s %s %s %s vis_timeouts=%llu vis_pending=%llu samples_skipped=%llu probe_queries=%llu "
+          "late_acks_of_earlier_phases=%llu\n",
           phase + 1, o.mode.c_str(), nodes.size(), total, setup_s, o.rate, o.duration, (unsigned long long)sent,
           double(sent) / send_s, (unsigned long long)send_failures, (unsigned long long)flips,
           (unsigned long long)adds, (unsigned long long)dels, stats.ack_ms.size(), (unsigned long long)unacked,
@@ -917,7 +935,7 @@ int main(int argc, char** argv) {
           Pct(stats.vis_ms, "vis").c_str(), PctAll(stats.ack_ms, size_t(unacked), "ack_all").c_str(),
           PctAll(stats.vis_ms, size_t(poller.timeouts() + poller.vis_pending()), "vis_all").c_str(),
           (unsigned long long)poller.timeouts(), (unsigned long long)poller.vis_pending(), (unsigned long long)skipped_samples,
-          (unsigned long long)poller.queries());
+          (unsigned long long)poller.queries(), (unsigned long long)stats.late_earlier);
     }
     std::fflush(stdout);
     std::fflush(stderr);
