@@ -772,6 +772,9 @@ def main():
                    help="instead: time the SRV answer of one N-instance service over TCP")
     p.add_argument("--pipeline", type=int, default=10, help="--large-srv: queries in flight when pipelined")
     a = p.parse_args()
+    error = gen.shape_error(a)  # before anything starts, not when gen.py runs
+    if error:
+        p.error(error)
     if a.queries is None:
         a.queries = 20000 if a.large_srv else 100000
     a.mem_sizes = [int(x) for x in a.mem_sizes.split(",") if x]

@@ -47,6 +47,19 @@ def parse_mix(text):
     return {k: v / 100 for k, v in zip(MIX_KINDS, values)}
 
 
+def shape_error(a):
+    """What is wrong with the shape flags of `a` (gen.py's or e2e.py's), or None."""
+    try:
+        parse_mix(a.mix)
+    except ValueError as e:
+        return str(e)
+    if not 0 <= a.tags_per_instance <= TAG_POOL:
+        return "--tags-per-instance must be 0 to %d" % TAG_POOL
+    if not 0 <= a.critical_share <= 1 or not 0 <= a.edns_share <= 1:
+        return "--critical-share and --edns-share are shares: 0 to 1"
+    return None
+
+
 def describe_mix(mix, edns_share):
     names = {"a": "A `svcN.service.consul`", "srv": "SRV `svcN.service.consul`",
              "tag": "A `<tag>.svcN.service.consul`", "node": "A `nodeN.node.consul`",
@@ -187,14 +200,10 @@ def main():
     p.add_argument("--mix", default=DEFAULT_MIX, help="percent A,SRV,TAG,NODE,NX")
     p.add_argument("--edns-share", type=float, default=0.5, help="share of queries with EDNS (0 to 1)")
     a = p.parse_args()
-    try:
-        mix = parse_mix(a.mix)
-    except ValueError as e:
-        p.error(str(e))
-    if not 0 <= a.tags_per_instance <= TAG_POOL:
-        p.error("--tags-per-instance must be 0 to %d" % TAG_POOL)
-    if not 0 <= a.critical_share <= 1 or not 0 <= a.edns_share <= 1:
-        p.error("--critical-share and --edns-share are shares: 0 to 1")
+    error = shape_error(a)
+    if error:
+        p.error(error)
+    mix = parse_mix(a.mix)
     if a.one_per_node:
         a.nodes = a.services * a.instances_per_service
     os.makedirs(a.out, exist_ok=True)
