@@ -191,17 +191,15 @@ void Forwarder::Abandon(Pending& p) {
 
 void Forwarder::OnExchangeFailed(uint16_t upstream_id) {
   auto it = pending_.find(upstream_id);
-  if (it == pending_.end()) return;
-  Abandon(it->second);
-  ++it->second.tried;
-  TryNext(upstream_id);
+  if (it != pending_.end() && GiveUp(upstream_id, it->second)) pending_.erase(it);
 }
 
-void Forwarder::TryNext(uint16_t upstream_id) {
-  auto it = pending_.find(upstream_id);
-  if (it == pending_.end() || Send(upstream_id, it->second)) return;
-  Fail(it->second);
-  pending_.erase(it);
+bool Forwarder::GiveUp(uint16_t upstream_id, Pending& p) {
+  Abandon(p);
+  ++p.tried;
+  if (Send(upstream_id, p)) return false;
+  Fail(p);
+  return true;
 }
 
 void Forwarder::OnReply(uint16_t upstream_id, const uint8_t* data, size_t size) {
@@ -234,13 +232,7 @@ void Forwarder::Expire() {
   uint64_t now = uv_now(loop_);
   std::vector<uint16_t> done;
   for (auto& [id, p] : pending_) {
-    if (p.deadline_ms > now) continue;
-    Abandon(p);
-    ++p.tried;
-    if (!Send(id, p)) {
-      Fail(p);
-      done.push_back(id);
-    }
+    if (p.deadline_ms <= now && GiveUp(id, p)) done.push_back(id);
   }
   for (uint16_t id : done) pending_.erase(id);
 }

@@ -84,8 +84,10 @@ class Forwarder {
   void OnReply(uint16_t upstream_id, const uint8_t* data, size_t size);
   // The forward's exchange failed (refused, reset, closed early).
   void OnExchangeFailed(uint16_t upstream_id);
-  // Asks the next recursor, or answers SERVFAIL; erases the forward if done.
-  void TryNext(uint16_t upstream_id);
+  // Gives up on the recursor p is asking (failed, timed out, SERVFAIL):
+  // asks the next, or answers SERVFAIL. True if the forward is done (the
+  // caller erases it).
+  bool GiveUp(uint16_t upstream_id, Pending& p);
   void Expire();
   void Fail(Pending& p);  // SERVFAIL to the client
   // Closes p's socket or connection, if any; its callbacks then do nothing.
@@ -93,10 +95,10 @@ class Forwarder {
 
   uv_loop_t* loop_;
   std::vector<ListenAddress> recursors_;
+  std::shared_ptr<PreferredRecursor> preferred_;
   Deliver deliver_;
   size_t max_pending_;
   uint64_t timeout_ms_;
-  std::shared_ptr<PreferredRecursor> preferred_;
   uv_timer_t* timer_ = nullptr;
   absl::flat_hash_map<uint16_t, Pending> pending_;  // by the id sent upstream
   std::mt19937 rng_{std::random_device{}()};
