@@ -64,7 +64,6 @@ command -v knotd >/dev/null || missing+=(knot)
 command -v taskset >/dev/null || missing+=(util-linux)
 command -v g++ >/dev/null || missing+=(g++)
 command -v nsd >/dev/null || missing+=(nsd)        # e2e.machine() reads its version
-command -v dnsperf >/dev/null || missing+=(dnsperf)  # likewise
 install_missing "${missing[@]}"
 make_workdir svcdns-churn
 

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # End-to-end benchmark: svcdns against Knot DNS and NSD (and a trivial echo
-# responder as the ceiling) over UDP on 127.0.0.1, with dnsperf.
+# responder as the ceiling) over UDP on 127.0.0.1, loaded by loadgen.cc.
 #
 #   bash bench/e2e/run.sh [--duration S] [--runs N] [--services N]
 #        [--instances-per-service N] [--nodes N] [--queries N] [--mem-sizes 10000,100000]
 #        [--tags-per-instance N] [--critical-share F] [--mix A,SRV,TAG,NODE,NX] [--edns-share F]
-#        [--mem-1m] [--loadgen dnsperf|fast] [--outstanding N] [--svcdns PATH]
+#        [--mem-1m] [--loadgen fast|dnsperf] [--outstanding N] [--svcdns PATH]
 #        [--out FILE] [--note TEXT] [--keep]
 #   bash bench/e2e/run.sh --large-srv [--duration S] [--runs N] [--queries N]
 #        [--pipeline N] [--servers svcdns,knot,nsd] [--svcdns PATH] [--out FILE] [--note TEXT]
@@ -19,8 +19,8 @@
 #     --critical-share 0.3 --mix 20,50,10,10,10 --edns-share 1
 #
 # What it does (details in gen.py and e2e.py):
-#  1. installs knot, nsd and dnsperf from Debian if knotd/nsd/dnsperf are
-#     missing (apt-get; the resolver configuration is never touched, and no
+#  1. installs knot and nsd (and dnsperf with --loadgen dnsperf) from Debian
+#     if missing (apt-get; the resolver configuration is never touched, and no
 #     system service is started: the servers run here, from config files in
 #     a temporary directory, on 127.0.0.1 ports 25350-25361, and are killed
 #     by PID on exit);
@@ -31,11 +31,13 @@
 #     if not;
 #  4. measures svcdns (--workers 1), knotd (1 UDP worker, 1 background
 #     worker), nsd (server-count 1) and echo_responder.c, each pinned to
-#     CPU 0, with the load pinned to CPU 1 (dnsperf -B -v by default, or with
-#     --loadgen fast loadgen.cc, compiled here: batched sendmmsg/recvmmsg and a
-#     latency histogram): answered q/s, server CPU, queries per server
-#     CPU-second, p50/p99 latency, losses, and how busy CPU 0 was with other
-#     work; medians of the runs, interleaved round robin;
+#     CPU 0, with the load pinned to CPU 1 (loadgen.cc, compiled here:
+#     batched sendmmsg/recvmmsg and a latency histogram; or dnsperf -B -v
+#     with --loadgen dnsperf, which on one core sets the pace of every server
+#     here at ~130k q/s and leaves them partly idle): answered q/s, server
+#     CPU, queries per server CPU-second, p50/p99 latency, losses, and how
+#     busy CPU 0 was with other work; medians of the runs, interleaved round
+#     robin; the results say when a server was not busy all the time;
 #  5. reads VmRSS of svcdns and of Knot serving 10k and 100k instances
 #     (--mem-1m adds 1M: ~10 s and ~1.5 GB for svcdns's snapshot).
 #
@@ -61,7 +63,7 @@ repo="$(cd "$here/../.." && pwd)"
 svcdns="$repo/build/svcdns"
 out=""
 mem_sizes="10000,100000"
-loadgen=dnsperf
+loadgen=fast
 large=""
 args=()
 while [[ $# -gt 0 ]]; do
@@ -87,7 +89,7 @@ done
 missing=()
 command -v knotd >/dev/null || missing+=(knot)
 command -v nsd >/dev/null || missing+=(nsd)
-command -v dnsperf >/dev/null || missing+=(dnsperf)
+[[ "$loadgen" != dnsperf ]] || command -v dnsperf >/dev/null || missing+=(dnsperf)
 command -v taskset >/dev/null || missing+=(util-linux)
 command -v cc >/dev/null || missing+=(gcc)
 command -v g++ >/dev/null || missing+=(g++)
@@ -95,9 +97,7 @@ install_missing "${missing[@]}"
 make_workdir svcdns-e2e
 
 cc -O2 -Wall -o "$work/echo_responder" "$here/echo_responder.c"
-if [[ "$loadgen" == fast || -n "$large" ]]; then
-  g++ -std=c++20 -O2 -Wall -o "$work/loadgen" "$here/loadgen.cc"
-fi
+g++ -std=c++20 -O2 -Wall -o "$work/loadgen" "$here/loadgen.cc"
 mkdir -p "$(dirname "$out")"
 git_rev="$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?')"
 python3 "$here/e2e.py" --work "$work" --svcdns "$svcdns" --echo "$work/echo_responder" \
