@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <string>
 #include <thread>
 #include <vector>
@@ -133,6 +134,46 @@ TEST_F(DnsWorkerTest, AnsweringOverSocketsAllocatesNothing) {
   close(tcp);
   EXPECT_EQ(answered, queries.size() * 2 * 20);
   EXPECT_EQ(allocations, 0u);
+}
+
+// A burst makes the worker drain the socket outside its epoll set; once
+// the burst is answered, a lone query must still wake it (the socket is back
+// in the set). Every query of every round gets its own answer.
+TEST_F(DnsWorkerTest, BurstsAndLoneQueriesAllAnswered) {
+  constexpr int kBurst = 100;  // well within a default socket buffer
+  int udp = Connect(SOCK_DGRAM);
+  std::string q = testing::QueryWire("web.service.consul", LDNS_RR_TYPE_A);
+  std::vector<std::string> burst(kBurst, q);
+  std::vector<mmsghdr> msgs(kBurst);
+  std::vector<iovec> iov(kBurst);
+  char buf[4096];
+  for (int round = 0; round < 5; ++round) {
+    for (int i = 0; i < kBurst; ++i) {
+      uint16_t id = static_cast<uint16_t>(round * kBurst + i);
+      burst[i][0] = static_cast<char>(id >> 8);
+      burst[i][1] = static_cast<char>(id);
+      iov[i] = {burst[i].data(), burst[i].size()};
+      msgs[i] = {};
+      msgs[i].msg_hdr.msg_iov = &iov[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    ASSERT_EQ(sendmmsg(udp, msgs.data(), kBurst, 0), kBurst);
+    std::vector<bool> seen(kBurst, false);
+    int answered = 0;
+    ssize_t n;
+    while (answered < kBurst && Receive(udp, buf, sizeof(buf), &n)) {
+      int i = ((static_cast<uint8_t>(buf[0]) << 8) | static_cast<uint8_t>(buf[1])) - round * kBurst;
+      ASSERT_TRUE(i >= 0 && i < kBurst && !seen[i]) << "stray or repeated answer " << i;
+      seen[i] = true;
+      ++answered;
+    }
+    EXPECT_EQ(answered, kBurst) << "round " << round;
+    // Idle long enough for the worker to find the socket empty and wait.
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    ASSERT_EQ(send(udp, q.data(), q.size(), 0), static_cast<ssize_t>(q.size()));
+    EXPECT_TRUE(Receive(udp, buf, sizeof(buf), &n)) << "lone query after burst " << round;
+  }
+  close(udp);
 }
 
 TEST_F(DnsWorkerTest, PublishingWhileAnsweringLosesNoQuery) {
