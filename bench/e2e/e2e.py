@@ -727,16 +727,6 @@ def report_large(a, servers, checked, results, loadavg):
                 label, s, med(rs, "answered"), 1e6 / qps if qps else 0, 1000 * med(rs, "p50_ms"),
                 1000 * med(rs, "p99_ms"), qps, med(rs, "cpu_us_per_q"), 100 * med(rs, "cpu"),
                 100 * med(rs, "load_cpu"), 100 * med(rs, "others_cpu0"), 100 * med(rs, "others_cpu1")))
-    # A server that idles between queries is not what the comparison is
-    # about: its CPU-seconds then include waking up, and its q/s is the
-    # load generator's pace.
-    idle = ["%s %.0f%%" % (s, 100 * m[s]["cpu"]) for s in servers if m[s]["cpu"] < 0.95]
-    if idle:
-        L.append("")
-        L.append("**Load-limited:** not every server was busy all the time (median server CPU: %s), so the "
-                 "load generator set the pace. Queries per CPU-second then also count the server's wake-ups "
-                 "and compare less well; %s." % (", ".join(idle), "rerun without `--loadgen dnsperf`"
-                                                 if a.loadgen == "dnsperf" else "raise `--outstanding`"))
     L.append("")
     L.append("Every run:")
     L.append("")
