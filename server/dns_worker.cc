@@ -20,8 +20,9 @@ namespace {
 // real query comes near 4 KiB; a longer one is answered FORMERR.
 constexpr size_t kBatch = 64;
 constexpr size_t kQueryRoom = 4096;
-// Batches read per wakeup before the loop looks at its other sockets.
-constexpr int kBatchesPerWakeup = 8;
+// Batches a draining socket reads per turn of the loop, before the loop
+// looks at its other sockets.
+constexpr int kBatchesPerTurn = 8;
 // A wakeup that finds this many queries waiting starts draining the socket
 // (UdpSocket): below it, leaving and rejoining the epoll set (two
 // epoll_ctl calls) costs more per query than it saves.
@@ -33,8 +34,8 @@ constexpr size_t kMaxPendingOutput = 1 << 20;
 // A UDP socket, read and written with recvmmsg/sendmmsg directly (libuv
 // only says when it is readable): one call reads up to 64 queries into
 // buffers allocated once, each is answered into its own slot, and one call
-// sends the answers. A short batch ends the wakeup without the extra read
-// that would only say EAGAIN.
+// sends the answers. A lightly loaded socket reads one batch per wakeup,
+// without the extra read that would only say EAGAIN.
 //
 // Under load the socket leaves the loop's epoll set and is drained from an
 // idle handle instead (read at every turn of the loop) until a read finds
@@ -81,20 +82,15 @@ class UdpSocket {
   static void OnReadable(uv_poll_t* h, int status, int) {
     auto* self = static_cast<UdpSocket*>(h->data);
     if (status < 0) return;
-    for (int round = 0; round < kBatchesPerWakeup; ++round) {
-      int n = self->AnswerBatch();
-      if (n >= kDrainFrom) {
-        uv_poll_stop(&self->readable_);  // leaves the epoll set now
-        uv_idle_start(&self->drain_, OnDrain);
-        return;
-      }
-      if (n < static_cast<int>(kBatch)) break;
+    if (self->AnswerBatch() >= kDrainFrom) {
+      uv_poll_stop(&self->readable_);  // leaves the epoll set now
+      uv_idle_start(&self->drain_, OnDrain);
     }
   }
 
   static void OnDrain(uv_idle_t* h) {
     auto* self = static_cast<UdpSocket*>(h->data);
-    for (int round = 0; round < kBatchesPerWakeup; ++round) {
+    for (int round = 0; round < kBatchesPerTurn; ++round) {
       if (self->AnswerBatch() <= 0) {
         // Empty: wait in epoll again (level-triggered, so what arrives
         // before the loop rejoins the set still wakes it).
