@@ -1,11 +1,28 @@
 #include "catalog/answer_map.h"
 
 #include <algorithm>
+#include <iterator>
+#include <new>
 #include <utility>
 
 #include "base/parallel.h"
 
 namespace svcdns::catalog {
+AnswerMap::ShardNode* AnswerMap::ShardNode::New(int log_capacity, uint64_t version) {
+  size_t capacity = size_t{1} << log_capacity;
+  void* block = ::operator new(sizeof(ShardNode) + capacity * sizeof(Entry));
+  auto* node = new (block) ShardNode{version, 0, static_cast<uint8_t>(log_capacity)};
+  std::fill_n(node->slots(), capacity, Entry{0, nullptr});
+  return node;
+}
+
+void AnswerMap::ShardNode::Place(Entry entry) {
+  size_t mask = capacity() - 1;
+  size_t i = entry.hash & mask;
+  while (slots()[i].answers != nullptr) i = (i + 1) & mask;
+  slots()[i] = entry;
+  ++size;
+}
 
 // Pages and shards retired by the builder's map between two Freezes. The
 // version frozen at the start of the list holds it, and the list holds the
@@ -63,7 +80,10 @@ AnswerMap& AnswerMap::operator=(AnswerMap&& other) noexcept {
 void AnswerMap::RetireAll() {
   if (version_ != 0) {  // a frozen map's pages, shards and answers are the builder's
     for (size_t i = 0; i < pages_.size() << kPageBits && size_ > 0; ++i) {
-      for (const Entry& entry : ShardAt(i)) Retire(entry.answers);
+      const ShardNode& shard = ShardAt(i);
+      for (size_t k = 0; k < shard.capacity(); ++k) {
+        if (shard.slots()[k].answers != nullptr) Retire(shard.slots()[k].answers);
+      }
     }
     RetirePages(pages_);
   }
@@ -113,9 +133,10 @@ void AnswerMap::Split(int bits) {
   // Every shard starts as the same empty one, and every page as the same
   // page of them: an empty map costs nothing. Version 0: never freed.
   static Page* const kEmptyPage = [] {
-    auto* empty_shard = new ShardNode{Shard(), 0};
+    ShardNode* empty_shard = ShardNode::New(0, 0);
     auto* page = new Page;
     for (auto& shard : page->shards) shard = empty_shard;
+    std::fill_n(page->log_capacity, std::size(page->log_capacity), 0);
     page->version = 0;
     return page;
   }();
@@ -124,13 +145,16 @@ void AnswerMap::Split(int bits) {
   shard_bits_ = bits;
   pages_.assign((shard_count() + kPageMask) >> kPageBits, kEmptyPage);
   for (size_t i = 0; i < old_shards && !old.empty(); ++i) {
-    ShardNode* shard = old[i >> kPageBits]->shards[i & kPageMask];
-    for (const Entry& entry : shard->entries) Mutable(ShardOf(entry.hash)).insert(entry);
+    const ShardNode& shard = *old[i >> kPageBits]->shards[i & kPageMask];
+    for (size_t k = 0; k < shard.capacity(); ++k) {
+      const Entry& entry = shard.slots()[k];
+      if (entry.answers != nullptr) Insert(ShardOf(entry.hash), entry);
+    }
   }
   RetirePages(old);
 }
 
-AnswerMap::Shard& AnswerMap::Mutable(size_t shard) {
+AnswerMap::ShardNode* AnswerMap::Mutable(size_t shard) {
   Page*& page = pages_[shard >> kPageBits];
   if (page->version != version_) {
     Page* copy = new Page(*page);
@@ -140,27 +164,54 @@ AnswerMap::Shard& AnswerMap::Mutable(size_t shard) {
   }
   ShardNode*& node = page->shards[shard & kPageMask];
   if (node->version != version_) {
-    ShardNode* copy = new ShardNode{node->entries, version_};
+    ShardNode* copy = ShardNode::New(node->log_capacity, version_);
+    std::copy_n(node->slots(), node->capacity(), copy->slots());
+    copy->size = node->size;
     Retire(node, retired_->shards);
     node = copy;
   }
-  return node->entries;
+  return node;
 }
 
-bool AnswerMap::Replace(Shard& shard, uint64_t hash, AnswerSetRef answers) {
-  auto it = shard.find(Probe{answers->key(), hash});
-  bool added = it == shard.end();
-  if (!added) {
-    Retire(it->answers);
-    shard.erase(it);
+AnswerMap::ShardNode* AnswerMap::Resize(size_t shard, int log_capacity) {
+  Page* page = pages_[shard >> kPageBits];
+  ShardNode*& node = page->shards[shard & kPageMask];
+  ShardNode* resized = ShardNode::New(log_capacity, version_);
+  for (size_t k = 0; k < node->capacity(); ++k) {
+    if (node->slots()[k].answers != nullptr) resized->Place(node->slots()[k]);
   }
-  shard.insert(Entry{hash, answers.Detach()});
-  return added;
+  Retire(node, retired_->shards);  // made since the last Freeze: freed now
+  node = resized;
+  page->log_capacity[shard & kPageMask] = static_cast<uint8_t>(log_capacity);
+  return resized;
+}
+
+AnswerMap::ShardNode* AnswerMap::Reserve(size_t shard, size_t entries) {
+  ShardNode* node = Mutable(shard);
+  int log_capacity = std::max<int>(node->log_capacity, 3);  // 8 slots at least
+  while (entries * 4 > (size_t{3} << log_capacity)) ++log_capacity;
+  return log_capacity == node->log_capacity ? node : Resize(shard, log_capacity);
+}
+
+void AnswerMap::Insert(size_t shard, Entry entry) {
+  Reserve(shard, ShardAt(shard).size + 1)->Place(entry);
+}
+
+bool AnswerMap::Replace(size_t shard, uint64_t hash, AnswerSetRef answers) {
+  ShardNode* node = Mutable(shard);
+  Entry& slot = node->slots()[Locate(node->slots(), node->capacity() - 1, hash, answers->key())];
+  if (slot.answers == nullptr) {
+    Insert(shard, Entry{hash, answers.Detach()});
+    return true;
+  }
+  Retire(slot.answers);
+  slot.answers = answers.Detach();
+  return false;
 }
 
 void AnswerMap::Set(AnswerSetRef answers) {
   uint64_t hash = Hash(answers->key());
-  if (Replace(Mutable(ShardOf(hash)), hash, std::move(answers))) ++size_;
+  if (Replace(ShardOf(hash), hash, std::move(answers))) ++size_;
   if (shard_bits_ < kMaxShardBits && size_ > (size_t{1} << (shard_bits_ + kMaxPerShardBits))) {
     Split(shard_bits_ + 2);
   }
@@ -209,11 +260,10 @@ void AnswerMap::SetAll(std::vector<AnswerSetRef> sets, int parts) {
     for (size_t s = first; s < last; ++s) {
       uint32_t begin = shard_begin[s], end = shard_begin[s + 1];
       if (begin == end) continue;
-      Shard& shard = Mutable(s);
-      shard.reserve(shard.size() + (end - begin));
+      Reserve(s, ShardAt(s).size + (end - begin));
       for (uint32_t k = begin; k < end; ++k) {
         if (k + kAhead < sorted.size()) __builtin_prefetch(sorted[k + kAhead].second.get());
-        if (Replace(shard, sorted[k].first, std::move(sorted[k].second))) ++added[part];
+        if (Replace(s, sorted[k].first, std::move(sorted[k].second))) ++added[part];
       }
     }
   });
@@ -221,23 +271,37 @@ void AnswerMap::SetAll(std::vector<AnswerSetRef> sets, int parts) {
 }
 
 void AnswerMap::Reserve(size_t keys) {
-  int bits = BitsFor(keys);
-  if (bits != shard_bits_) Split(bits);
-  size_t per_shard = (keys >> shard_bits_) + (keys >> (shard_bits_ + 3));  // +1/8 for skew
-  if (per_shard < 16) return;  // small maps grow cheaply
-  for (size_t i = 0; i < shard_count(); ++i) {
-    if (ShardAt(i).capacity() < per_shard) Mutable(i).reserve(per_shard);
-  }
+  // The shards themselves are sized when filled: SetAll knows how many
+  // entries each gets (sizing them from an estimate here made them twice
+  // too large as often as not).
+  if (int bits = BitsFor(keys); bits != shard_bits_) Split(bits);
 }
 
 void AnswerMap::Erase(absl::string_view key) {
-  Probe probe{key, Hash(key)};
-  size_t index = ShardOf(probe.hash);
-  if (!ShardAt(index).contains(probe)) return;
-  Shard& shard = Mutable(index);
-  auto it = shard.find(probe);
-  Retire(it->answers);
-  shard.erase(it);
+  uint64_t hash = Hash(key);
+  size_t index = ShardOf(hash);
+  const ShardNode& shared = ShardAt(index);
+  if (shared.slots()[Locate(shared.slots(), shared.capacity() - 1, hash, key)].answers == nullptr) {
+    return;
+  }
+  ShardNode* node = Mutable(index);
+  Entry* slots = node->slots();
+  size_t mask = node->capacity() - 1;
+  size_t hole = Locate(slots, mask, hash, key);
+  Retire(slots[hole].answers);
+  // Backward shift: each entry after the hole, up to the next empty slot,
+  // moves into it unless its own probe starts after the hole (so that no
+  // probe meets an empty slot before its key; no tombstones).
+  for (size_t i = (hole + 1) & mask; slots[i].answers != nullptr; i = (i + 1) & mask) {
+    size_t home = slots[i].hash & mask;
+    bool reaches_hole = ((i - home) & mask) >= ((i - hole) & mask);
+    if (reaches_hole) {
+      slots[hole] = slots[i];
+      hole = i;
+    }
+  }
+  slots[hole] = Entry{0, nullptr};
+  --node->size;
   --size_;
 }
 

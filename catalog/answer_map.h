@@ -21,7 +21,6 @@
 #include <mutex>
 #include <vector>
 
-#include "absl/container/flat_hash_set.h"
 #include "absl/hash/hash.h"
 #include "absl/strings/string_view.h"
 #include "catalog/answer_set.h"
@@ -33,32 +32,11 @@ class AnswerMap {
   // An entry: the answers and their key's hash (the answers hold the key).
   // A shard copies its entries without reading the answers: no key to
   // hash again, no reference count to touch (each a cache miss of its
-  // own: most of what copying a shard cost).
+  // own: most of what copying a shard cost). No answers: an empty slot.
   struct Entry {
     uint64_t hash;
     const AnswerSet* answers;
   };
-  // A key to look for, with its hash.
-  struct Probe {
-    absl::string_view key;
-    uint64_t hash;
-  };
-  struct EntryHash {
-    using is_transparent = void;
-    size_t operator()(const Entry& e) const { return e.hash; }
-    size_t operator()(const Probe& p) const { return p.hash; }
-  };
-  struct EntryEq {
-    using is_transparent = void;
-    bool operator()(const Entry& a, const Entry& b) const {
-      return a.hash == b.hash && a.answers->key() == b.answers->key();
-    }
-    bool operator()(const Entry& a, const Probe& b) const {
-      return a.hash == b.hash && a.answers->key() == b.key;
-    }
-    bool operator()(const Probe& a, const Entry& b) const { return (*this)(b, a); }
-  };
-  using Shard = absl::flat_hash_set<Entry, EntryHash, EntryEq>;
 
   // The shard count follows the size, so that a shard holds 8 to 32
   // entries while a small map stays one page: from 16 shards up to 65536
@@ -86,10 +64,14 @@ class AnswerMap {
   // The answers for `key`, or nullptr. Allocates nothing, and touches no
   // reference count: readers hold the map alive by other means (RCU).
   const AnswerSet* Find(absl::string_view key) const {
-    Probe probe{key, Hash(key)};  // hashed once: it picks the shard and the slot
-    const Shard& shard = ShardAt(ShardOf(probe.hash));
-    auto it = shard.find(probe);
-    return it == shard.end() ? nullptr : it->answers;
+    uint64_t hash = Hash(key);  // hashed once: its top picks the shard, its bottom the slot
+    size_t shard = ShardOf(hash);
+    const Page& page = *pages_[shard >> kPageBits];
+    // The slots' address and their count come from the page together: the
+    // first read of the shard is the slot itself, not a header before it.
+    const Entry* slots = page.shards[shard & kPageMask]->slots();
+    size_t mask = (size_t{1} << page.log_capacity[shard & kPageMask]) - 1;
+    return slots[Locate(slots, mask, hash, key)].answers;
   }
   size_t size() const { return size_; }
 
@@ -100,8 +82,8 @@ class AnswerMap {
   // set shard after shard, each filled while it is in cache, and shared
   // out by pages over `parts` threads.
   void SetAll(std::vector<AnswerSetRef> sets, int parts = 1);
-  // Room for `keys` keys in all, spread evenly: a large first build then
-  // does not grow (and rehash) each shard several times.
+  // As many shards as `keys` keys need: a large first build then does
+  // not split them again and again as it goes.
   void Reserve(size_t keys);
   void Erase(absl::string_view key);
 
@@ -110,12 +92,31 @@ class AnswerMap {
   // Each stamped with the edit version that made it: the builder's map
   // edits in place what it made since its last Freeze, and copies the rest.
   // Version 0: the shared empty shard and page, never freed.
+  //
+  // A shard is an open-addressing table with linear probing, its slots in
+  // the same block as this header. (absl's flat_hash_set costs a lookup
+  // three reads that wait on each other, the set, its control bytes and
+  // its slot, each a cache miss under load; here it is one, the slot.)
+  // At most 3/4 full, so that a probe always ends at an empty slot.
   struct ShardNode {
-    Shard entries;
     uint64_t version;
+    uint32_t size;
+    uint8_t log_capacity;
+    size_t capacity() const { return size_t{1} << log_capacity; }
+    Entry* slots() { return reinterpret_cast<Entry*>(this + 1); }
+    const Entry* slots() const { return reinterpret_cast<const Entry*>(this + 1); }
+    // Empty, with 2^log_capacity slots after the header, in one block
+    // (which `delete` frees as a whole).
+    static ShardNode* New(int log_capacity, uint64_t version);
+    static void operator delete(void* node) { ::operator delete(node); }
+    // Puts an entry whose key it does not hold in the first free slot of
+    // its probe (there is one: see above).
+    void Place(Entry entry);
   };
   struct Page {
     ShardNode* shards[size_t{1} << kPageBits];
+    // Each shard's log_capacity again, for Find (see there).
+    uint8_t log_capacity[size_t{1} << kPageBits];
     uint64_t version;
   };
   struct Retired;
@@ -123,10 +124,19 @@ class AnswerMap {
   explicit AnswerMap(FrozenTag) {}
 
   static uint64_t Hash(absl::string_view key) { return absl::Hash<absl::string_view>{}(key); }
+  // The slot holding `key` in a shard's table, or else the empty one that
+  // ends its probe.
+  static size_t Locate(const Entry* slots, size_t mask, uint64_t hash, absl::string_view key) {
+    for (size_t i = hash & mask;; i = (i + 1) & mask) {
+      if (slots[i].answers == nullptr || (slots[i].hash == hash && slots[i].answers->key() == key)) {
+        return i;
+      }
+    }
+  }
   size_t ShardOf(uint64_t hash) const { return hash >> (64 - shard_bits_); }
   size_t shard_count() const { return size_t{1} << shard_bits_; }
-  const Shard& ShardAt(size_t shard) const {
-    return pages_[shard >> kPageBits]->shards[shard & kPageMask]->entries;
+  const ShardNode& ShardAt(size_t shard) const {
+    return *pages_[shard >> kPageBits]->shards[shard & kPageMask];
   }
   // The shard bits for `keys` keys: at most 32 a shard, up to the maximum.
   int BitsFor(size_t keys) const;
@@ -135,10 +145,16 @@ class AnswerMap {
   void Split(int bits);
   // The shard to edit: its page and itself copied first unless made since
   // the last Freeze. Threads may edit shards of different pages at once.
-  Shard& Mutable(size_t shard);
+  ShardNode* Mutable(size_t shard);
+  // Makes the (mutable) shard's table 2^log_capacity slots: it moves.
+  ShardNode* Resize(size_t shard, int log_capacity);
+  // Room in the shard for `entries` entries in all, without growing.
+  ShardNode* Reserve(size_t shard, size_t entries);
+  // Adds an entry whose key the shard does not hold.
+  void Insert(size_t shard, Entry entry);
   // Puts the answers in the shard, in place of any for the same key; true
   // if the key is new.
-  bool Replace(Shard& shard, uint64_t hash, AnswerSetRef answers);
+  bool Replace(size_t shard, uint64_t hash, AnswerSetRef answers);
   // A page or shard the builder's map no longer shows: freed now if no
   // version shows it either, or else (put on `list`, one of retired_'s)
   // once they are gone.

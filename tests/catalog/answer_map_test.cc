@@ -5,6 +5,7 @@
 // holds no reference to the answers, only their address).
 #include "catalog/answer_map.h"
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <random>
@@ -94,6 +95,40 @@ TEST(AnswerMapTest, AnEditAfterFreezeLeavesTheVersionAsItWas) {
   EXPECT_EQ(frozen.size(), 1u);
   EXPECT_EQ(map.Find("key"), nullptr);
   EXPECT_NE(map.Find("other"), nullptr);
+}
+
+TEST(AnswerMapTest, ErasingLeavesEveryOtherKeyFindable) {
+  // 500 keys in 16 shards (no split below 512): ~31 a shard, so probes run
+  // into each other and each erase moves entries back into the hole.
+  std::mt19937 rng(20261127);
+  AnswerMap map;
+  Model model;
+  std::vector<std::string> keys;
+  for (int i = 0; i < 500; ++i) {
+    keys.push_back(absl::StrCat("key", i));
+    AnswerSetRef answers = AnswerSet::Marker(keys.back());
+    model[keys.back()] = answers.get();
+    map.Set(std::move(answers));
+  }
+  std::shuffle(keys.begin(), keys.end(), rng);
+  AnswerMap before = map.Freeze();
+  Model before_model = model;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    map.Erase(keys[i]);
+    model.erase(keys[i]);
+    ASSERT_EQ(map.Find(keys[i]), nullptr) << keys[i];
+    if (i % 25 == 0) ExpectShows(map, model, absl::StrCat("after ", i + 1, " erases"));
+    if (i == 250) {  // the rest back again, into the holes
+      for (size_t k = 0; k <= i; ++k) {
+        AnswerSetRef answers = AnswerSet::Marker(keys[k]);
+        model[keys[k]] = answers.get();
+        map.Set(std::move(answers));
+      }
+      ExpectShows(map, model, "set again");
+    }
+  }
+  ExpectShows(map, model, "the end");
+  ExpectShows(before, before_model, "the version before");
 }
 
 }  // namespace
