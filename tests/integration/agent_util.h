@@ -21,6 +21,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <memory>
+#include <random>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -225,28 +226,18 @@ class TinyHttpServer {
   TinyHttpServer() = default;
   ~TinyHttpServer() { Stop(); }
 
-  // Listens on `port` (0: the kernel picks); false if it cannot.
+  // Listens on `port`, or on a free one below the kernel's ephemeral
+  // range (32768 and up): the tests stop it and listen on the same port
+  // again, which a client socket of any test running beside them could
+  // otherwise have been given meanwhile. False if it cannot.
   bool Start(uint16_t port = 0) {
     Stop();
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return false;
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-    if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 || listen(fd, 64) != 0) {
-      close(fd);
-      return false;
+    if (port != 0) return Listen(port);
+    std::mt19937 rng(std::random_device{}());
+    for (int attempt = 0; attempt < 200; ++attempt) {
+      if (Listen(static_cast<uint16_t>(20000 + rng() % 12000))) return true;
     }
-    socklen_t len = sizeof(a);
-    getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-    requests_ = 0;
-    stop_ = false;
-    thread_ = std::thread([this, fd] { Serve(fd); });
-    return true;
+    return false;
   }
 
   void Stop() {
@@ -259,6 +250,26 @@ class TinyHttpServer {
   int requests() const { return requests_; }
 
  private:
+  bool Listen(uint16_t port) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return false;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 || listen(fd, 64) != 0) {
+      close(fd);
+      return false;
+    }
+    port_ = port;
+    requests_ = 0;
+    stop_ = false;
+    thread_ = std::thread([this, fd] { Serve(fd); });
+    return true;
+  }
+
   void Serve(int fd) {
     while (!stop_) {
       pollfd p{fd, POLLIN, 0};
