@@ -23,6 +23,7 @@
 
 #include "absl/hash/hash.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "catalog/answer_set.h"
 
 namespace svcdns::catalog {
@@ -65,15 +66,20 @@ class AnswerMap {
   // reference count: readers hold the map alive by other means (RCU).
   const AnswerSet* Find(absl::string_view key) const {
     uint64_t hash = Hash(key);  // hashed once: its top picks the shard, its bottom the slot
-    size_t shard = ShardOf(hash);
-    const Page& page = *pages_[shard >> kPageBits];
-    // The slots' address and their count come from the page together: the
-    // first read of the shard is the slot itself, not a header before it.
-    const Entry* slots = page.shards[shard & kPageMask]->slots();
-    size_t mask = (size_t{1} << page.log_capacity[shard & kPageMask]) - 1;
+    size_t mask;
+    const Entry* slots = SlotsOf(hash, &mask);
     return slots[Locate(slots, mask, hash, key)].answers;
   }
   size_t size() const { return size_; }
+
+  // Reads what Find() will read for each of a batch of lookups, given the
+  // hashes of their keys (KeyHash): first every slot, then every answer
+  // set's header and key, so that the cache misses of each step overlap
+  // instead of following one another, one lookup after the other. (Loads,
+  // not prefetch instructions: on the machines measured, prefetching left
+  // the misses where they were.) Any hash will do.
+  static uint64_t KeyHash(absl::string_view key) { return Hash(key); }
+  void Warm(absl::Span<const uint64_t> hashes) const;
 
   // Edits, on the builder's map only (not on a frozen version).
   // Adds or replaces the answers for answers->key().
@@ -115,7 +121,7 @@ class AnswerMap {
   };
   struct Page {
     ShardNode* shards[size_t{1} << kPageBits];
-    // Each shard's log_capacity again, for Find (see there).
+    // Each shard's log_capacity again, for lookups (see SlotsOf).
     uint8_t log_capacity[size_t{1} << kPageBits];
     uint64_t version;
   };
@@ -124,6 +130,15 @@ class AnswerMap {
   explicit AnswerMap(FrozenTag) {}
 
   static uint64_t Hash(absl::string_view key) { return absl::Hash<absl::string_view>{}(key); }
+  // The table of the shard for `hash`, and its size - 1. Both come from
+  // the page: the first read of the shard is then the slot itself, not a
+  // header before it.
+  const Entry* SlotsOf(uint64_t hash, size_t* mask) const {
+    size_t shard = ShardOf(hash);
+    const Page& page = *pages_[shard >> kPageBits];
+    *mask = (size_t{1} << page.log_capacity[shard & kPageMask]) - 1;
+    return page.shards[shard & kPageMask]->slots();
+  }
   // The slot holding `key` in a shard's table, or else the empty one that
   // ends its probe.
   static size_t Locate(const Entry* slots, size_t mask, uint64_t hash, absl::string_view key) {

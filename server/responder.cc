@@ -49,7 +49,23 @@ absl::string_view Datacenter(const Snapshot& snapshot, const ParsedName& name) {
                                  : name.datacenter;
 }
 
+// Appends to `key` (kService or kNode, as the name) the labels that find a
+// service's or a node's answers; false for a name too long to have any.
+bool KeyOf(const Snapshot& snapshot, const ParsedName& name, LookupKey& key) {
+  if (!key.AddLabel(Datacenter(snapshot, name))) return false;
+  return name.kind == NameKind::kService ? key.AddLabel(name.service) && key.AddLabel(name.tag)
+                                         : key.AddLabel(name.node);
+}
+
 }  // namespace
+
+uint64_t Responder::LookupHash(const Snapshot& snapshot, const uint8_t* packet, size_t size) {
+  if (dns::ParseQuery(packet, size, &ahead_) != dns::QueryStatus::kOk) return 0;
+  ParsedName name = catalog::ParseName(ahead_, snapshot);
+  if (name.kind != NameKind::kService && name.kind != NameKind::kNode) return 0;
+  LookupKey key(name.kind == NameKind::kService ? KeyKind::kService : KeyKind::kNode);
+  return KeyOf(snapshot, name, key) ? catalog::AnswerMap::KeyHash(key.view()) : 0;
+}
 
 size_t Responder::Answer(const Snapshot& snapshot, const uint8_t* packet,
                          size_t size, Transport transport, uint8_t* out) {
@@ -199,12 +215,8 @@ void Responder::Resolve(const Snapshot& snapshot, Reply& reply) {
       }
       break;
     case NameKind::kService: {
-      absl::string_view dc = Datacenter(snapshot, name);
       LookupKey key(KeyKind::kService);
-      const AnswerSet* set = nullptr;
-      if (key.AddLabel(dc) && key.AddLabel(name.service) && key.AddLabel(name.tag)) {
-        set = snapshot.Find(key.view());
-      }
+      const AnswerSet* set = KeyOf(snapshot, name, key) ? snapshot.Find(key.view()) : nullptr;
       if (set == nullptr) {
         exists = false;
       } else {
@@ -214,10 +226,7 @@ void Responder::Resolve(const Snapshot& snapshot, Reply& reply) {
     }
     case NameKind::kNode: {
       LookupKey key(KeyKind::kNode);
-      const AnswerSet* set = nullptr;
-      if (key.AddLabel(Datacenter(snapshot, name)) && key.AddLabel(name.node)) {
-        set = snapshot.Find(key.view());
-      }
+      const AnswerSet* set = KeyOf(snapshot, name, key) ? snapshot.Find(key.view()) : nullptr;
       if (set == nullptr) {
         exists = false;
       } else {

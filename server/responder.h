@@ -63,6 +63,12 @@ class Responder {
   // After Answer() returned 0: the query is for a recursor.
   bool forward() const { return forward_; }
 
+  // The hash (catalog::AnswerMap::KeyHash) of the answers Answer() will
+  // look up for `packet` first, when it asks for a service or a node;
+  // else 0. For a batch to start its cache misses before answering
+  // (the query is parsed twice: ~30 ns against two misses to memory).
+  uint64_t LookupHash(const catalog::Snapshot& snapshot, const uint8_t* packet, size_t size);
+
   const ResponderStats& stats() const { return stats_; }
 
  private:
@@ -87,6 +93,7 @@ class Responder {
   bool forward_ = false;
   uint32_t since_logged_ = 0;
   dns::Query query_;
+  dns::Query ahead_;  // LookupHash's
 };
 
 }  // namespace svcdns::server

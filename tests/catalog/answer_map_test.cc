@@ -131,5 +131,28 @@ TEST(AnswerMapTest, ErasingLeavesEveryOtherKeyFindable) {
   ExpectShows(before, before_model, "the version before");
 }
 
+TEST(AnswerMapTest, WarmTakesAnyHashAndChangesNothing) {
+  // Run under ASan too: whatever the hashes, Warm reads only what the map
+  // holds.
+  AnswerMap map;
+  Model model;
+  std::vector<uint64_t> hashes;
+  for (int i = 0; i < 300; ++i) {
+    std::string key = absl::StrCat("key", i);
+    AnswerSetRef answers = AnswerSet::Marker(key);
+    model[key] = answers.get();
+    map.Set(std::move(answers));
+    hashes.push_back(AnswerMap::KeyHash(key));                         // present
+    hashes.push_back(AnswerMap::KeyHash(absl::StrCat("absent", i)));  // absent
+  }
+  std::mt19937_64 rng(7);
+  for (int i = 0; i < 300; ++i) hashes.push_back(rng());
+  hashes.push_back(0);
+  map.Warm(hashes);
+  map.Warm({});
+  AnswerMap().Warm(hashes);  // an empty map
+  ExpectShows(map, model, "after Warm");
+}
+
 }  // namespace
 }  // namespace svcdns::catalog

@@ -207,6 +207,36 @@ TEST_F(ResponderTest, NodataForOtherTypesAndEmptyNonTerminals) {
   }
 }
 
+TEST_F(ResponderTest, LookupHashIsTheHashOfTheAnswersLookedUp) {
+  // What a batch prefetches must be what Answer() then finds: the hash of
+  // the key it looks up, which the snapshot holds.
+  auto hash_of = [&](const std::string& name, ldns_rr_type type = LDNS_RR_TYPE_A) {
+    std::string wire = QueryWire(name, type, false, 0);
+    return responder_.LookupHash(*snapshot_, reinterpret_cast<const uint8_t*>(wire.data()),
+                                 wire.size());
+  };
+  auto key_hash = [&](catalog::KeyKind kind, std::vector<absl::string_view> labels) {
+    catalog::LookupKey key(kind);
+    for (absl::string_view label : labels) EXPECT_TRUE(key.AddLabel(label));
+    EXPECT_NE(snapshot_->Find(key.view()), nullptr) << "not a key of the snapshot";
+    return catalog::AnswerMap::KeyHash(key.view());
+  };
+  using catalog::KeyKind;
+  EXPECT_EQ(hash_of("web.service.consul"), key_hash(KeyKind::kService, {"dc1", "web", ""}));
+  EXPECT_EQ(hash_of("WEB.Service.consul", LDNS_RR_TYPE_SRV),
+            key_hash(KeyKind::kService, {"dc1", "web", ""}));
+  EXPECT_EQ(hash_of("v1.web.service.consul"), key_hash(KeyKind::kService, {"dc1", "web", "v1"}));
+  EXPECT_EQ(hash_of("_web._v1.service.consul", LDNS_RR_TYPE_SRV),
+            key_hash(KeyKind::kService, {"dc1", "web", "v1"}));
+  EXPECT_EQ(hash_of("web.service.dc2.consul"), key_hash(KeyKind::kService, {"dc2", "web", ""}));
+  EXPECT_EQ(hash_of("n1.node.consul"), key_hash(KeyKind::kNode, {"dc1", "n1"}));
+  // Nothing to prefetch: names of other kinds, names outside, malformed.
+  EXPECT_EQ(hash_of("consul", LDNS_RR_TYPE_SOA), 0u);
+  EXPECT_EQ(hash_of("example.org"), 0u);
+  const uint8_t garbage[5] = {1, 2, 3, 4, 5};
+  EXPECT_EQ(responder_.LookupHash(*snapshot_, garbage, sizeof(garbage)), 0u);
+}
+
 TEST_F(ResponderTest, Nodes) {
   auto a = Ask("n1.node.consul", LDNS_RR_TYPE_A);
   EXPECT_EQ(a->AnswerRdata(LDNS_RR_TYPE_A), (std::vector<std::string>{"10.0.0.1"}));
