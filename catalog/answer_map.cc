@@ -80,10 +80,7 @@ AnswerMap& AnswerMap::operator=(AnswerMap&& other) noexcept {
 void AnswerMap::RetireAll() {
   if (version_ != 0) {  // a frozen map's pages, shards and answers are the builder's
     for (size_t i = 0; i < pages_.size() << kPageBits && size_ > 0; ++i) {
-      const ShardNode& shard = ShardAt(i);
-      for (size_t k = 0; k < shard.capacity(); ++k) {
-        if (shard.slots()[k].answers != nullptr) Retire(shard.slots()[k].answers);
-      }
+      ShardAt(i).ForEach([this](const Entry& entry) { Retire(entry.answers); });
     }
     RetirePages(pages_);
   }
@@ -145,11 +142,8 @@ void AnswerMap::Split(int bits) {
   shard_bits_ = bits;
   pages_.assign((shard_count() + kPageMask) >> kPageBits, kEmptyPage);
   for (size_t i = 0; i < old_shards && !old.empty(); ++i) {
-    const ShardNode& shard = *old[i >> kPageBits]->shards[i & kPageMask];
-    for (size_t k = 0; k < shard.capacity(); ++k) {
-      const Entry& entry = shard.slots()[k];
-      if (entry.answers != nullptr) Insert(ShardOf(entry.hash), entry);
-    }
+    old[i >> kPageBits]->shards[i & kPageMask]->ForEach(
+        [this](const Entry& entry) { Insert(ShardOf(entry.hash), entry); });
   }
   RetirePages(old);
 }
@@ -177,9 +171,7 @@ AnswerMap::ShardNode* AnswerMap::Resize(size_t shard, int log_capacity) {
   Page* page = pages_[shard >> kPageBits];
   ShardNode*& node = page->shards[shard & kPageMask];
   ShardNode* resized = ShardNode::New(log_capacity, version_);
-  for (size_t k = 0; k < node->capacity(); ++k) {
-    if (node->slots()[k].answers != nullptr) resized->Place(node->slots()[k]);
-  }
+  node->ForEach([resized](const Entry& entry) { resized->Place(entry); });
   Retire(node, retired_->shards);  // made since the last Freeze: freed now
   node = resized;
   page->log_capacity[shard & kPageMask] = static_cast<uint8_t>(log_capacity);

@@ -118,6 +118,13 @@ class AnswerMap {
     // Puts an entry whose key it does not hold in the first free slot of
     // its probe (there is one: see above).
     void Place(Entry entry);
+    // Calls f with each entry.
+    template <typename F>
+    void ForEach(F f) const {
+      for (size_t i = 0; i < capacity(); ++i) {
+        if (slots()[i].answers != nullptr) f(slots()[i]);
+      }
+    }
   };
   struct Page {
     ShardNode* shards[size_t{1} << kPageBits];
