@@ -74,7 +74,8 @@ class AnswerMap {
 
   // Reads what Find() will read for each of a batch of lookups, given the
   // hashes of their keys (KeyHash): first every slot, then every answer
-  // set's header and key, so that the cache misses of each step overlap
+  // set's header and key, then its record tables and the start of its wire
+  // (AnswerSet::Touch), so that the cache misses of each step overlap
   // instead of following one another, one lookup after the other. (Loads,
   // not prefetch instructions: on the machines measured, prefetching left
   // the misses where they were.) Any hash will do.

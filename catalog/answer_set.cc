@@ -1,5 +1,6 @@
 #include "catalog/answer_set.h"
 
+#include <algorithm>
 #include <cstring>
 #include <new>
 
@@ -34,6 +35,17 @@ const AnswerSet* AnswerSet::Parent() const {
   const AnswerSet* parent;
   std::memcpy(&parent, Tail(), sizeof parent);
   return parent;
+}
+
+uint32_t AnswerSet::Touch(size_t max_wire) const {
+  constexpr size_t kLine = 64;
+  uint32_t sum = 0;
+  const char* tables = reinterpret_cast<const char*>(RefTable());
+  for (const char* p = tables; p < Tail(); p += kLine) sum += static_cast<uint8_t>(*p);
+  const char* wire = wire_data();
+  size_t size = std::min<size_t>(wire_size_, max_wire);
+  for (size_t offset = 0; offset < size; offset += kLine) sum += static_cast<uint8_t>(wire[offset]);
+  return sum;
 }
 
 AnswerSetRef AnswerSet::Allocate(absl::string_view key, const AnswerDraft* draft, bool marker,

@@ -90,6 +90,11 @@ class AnswerSet {
   absl::string_view wire() const { return {wire_data(), wire_size_}; }
   absl::string_view Bytes(RecordRef r) const { return wire().substr(r.offset, r.size); }
 
+  // Reads one byte of each cache line an answer from this set reads (its
+  // record tables, then up to `max_wire` bytes of the wire it copies) and
+  // returns their sum, for AnswerMap::Warm.
+  uint32_t Touch(size_t max_wire) const;
+
  private:
   friend class AnswerSetRef;
   AnswerSet() = default;

@@ -133,13 +133,23 @@ TEST(AnswerMapTest, ErasingLeavesEveryOtherKeyFindable) {
 
 TEST(AnswerMapTest, WarmTakesAnyHashAndChangesNothing) {
   // Run under ASan too: whatever the hashes, Warm reads only what the map
-  // holds.
+  // and its answer sets (and their parents) hold.
   AnswerMap map;
   Model model;
   std::vector<uint64_t> hashes;
+  AnswerSetRef parent;
   for (int i = 0; i < 300; ++i) {
     std::string key = absl::StrCat("key", i);
-    AnswerSetRef answers = AnswerSet::Marker(key);
+    // Markers, sets with records (wire from 40 bytes to beyond what Warm
+    // reads of it), and views of the set before them.
+    AnswerDraft draft;
+    draft.wire.assign(40 + 9 * i, 'w');
+    draft.a = {{0, 16}, {16, 16}};
+    draft.srv[0] = {SrvRecord{0, 16, 4, 0, 0, 1}};
+    AnswerSetRef answers = i % 3 == 0   ? AnswerSet::Marker(key)
+                           : i % 3 == 1 ? AnswerSet::Create(key, draft)
+                                        : AnswerSet::View(key, draft, parent);
+    if (i % 3 == 1) parent = answers;
     model[key] = answers.get();
     map.Set(std::move(answers));
     hashes.push_back(AnswerMap::KeyHash(key));                         // present
