@@ -414,11 +414,21 @@ def run_dnsperf(a, port, out):
 
 RCODE_NAMES = {0: "NOERROR", 2: "SERVFAIL", 3: "NXDOMAIN", 5: "REFUSED"}
 
+# --loadgen-wait, as the report says it.
+LOADGEN_WAIT = {
+    "spin": "never sleeping: it reads again at once when no answer is waiting, so its CPU is 100% "
+            "and no server pays for waking it (`--loadgen-wait spin`)",
+    "poll": "sleeping in poll() when no answer is waiting, so each server's send also wakes it "
+            "(`--loadgen-wait poll`)",
+}
 
-def run_loadgen(a, port, out, mode="udp"):
+
+def run_loadgen(a, port, out, mode=None):
+    mode = mode or ("udp-spin" if a.loadgen_wait == "spin" else "udp")
+    udp = mode.startswith("udp")
     argv = ["taskset", "-c", "1", a.loadgen_bin, "127.0.0.1", str(port),
-            os.path.join(a.work, "queries.bin" if mode == "udp" else "large.bin"), str(a.duration),
-            str(a.outstanding if mode == "udp" else a.pipeline), "1000", mode]
+            os.path.join(a.work, "queries.bin" if udp else "large.bin"), str(a.duration),
+            str(a.outstanding if udp else a.pipeline), "1000", mode]
     with open(out, "w") as f:
         subprocess.run(argv, stdout=f, stderr=subprocess.STDOUT, check=True)
     kv = {}
@@ -523,7 +533,7 @@ def report(a, results, mem, checked, info):
                  ("%s, `-B -v -q %d -t 1`" % (info["dnsperf"][0].strip() if info["dnsperf"] else "dnsperf",
                                               a.outstanding)) if a.loadgen == "dnsperf" else
                  ("`bench/e2e/loadgen.cc` (one thread, sendmmsg/recvmmsg in batches of 64, %d queries "
-                  "outstanding, 1 s timeout)" % a.outstanding)))
+                  "outstanding, 1 s timeout, %s)" % (a.outstanding, LOADGEN_WAIT[a.loadgen_wait]))))
     L.append("")
     L.append("Catalog: %d services x %d instances on %d nodes, %d tags each, ~%g%% of instances critical "
              "(seed %d); Knot and NSD serve a zone file with exactly svcdns's answers for the mix (TTL 0). "
@@ -782,6 +792,14 @@ def main():
     # generator of our own.
     p.add_argument("--loadgen", choices=("dnsperf", "fast"), default="fast")
     p.add_argument("--loadgen-bin", default="")
+    # Over loopback a server's send delivers its answer into the load
+    # generator's socket and, if the generator sleeps, wakes it, on the
+    # server's CPU: a sleeping generator charges each server for its
+    # wake-ups, and more often the slower the server (the echo responder
+    # keeps it busy; others let it sleep between bursts). In production
+    # the clients wake on their own machines. "spin" keeps that cost out
+    # of every server's figure alike; "poll" is the generator of before.
+    p.add_argument("--loadgen-wait", choices=("spin", "poll"), default="spin")
     p.add_argument("--large-srv", type=int, default=0, metavar="N",
                    help="instead: time the SRV answer of one N-instance service over TCP")
     p.add_argument("--pipeline", type=int, default=10, help="--large-srv: queries in flight when pipelined")

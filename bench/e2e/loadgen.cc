@@ -2,12 +2,16 @@
 // sendmmsg/recvmmsg in batches): dnsperf on one core tops out below what a
 // single-threaded server answers, so it measures itself more than the server.
 //
-//   loadgen ADDR PORT QUERIES.bin SECONDS OUTSTANDING [TIMEOUT_MS [udp|tcp|tcp-conn]]
+//   loadgen ADDR PORT QUERIES.bin SECONDS OUTSTANDING [TIMEOUT_MS [udp|udp-spin|tcp|tcp-conn]]
 //
 // QUERIES.bin is dnsperf's -B format (2-byte length, then the query; its ID
 // is overwritten). Keeps OUTSTANDING queries in flight (closed loop), each
 // with its own 16-bit ID; a query unanswered after TIMEOUT_MS (default 1000)
-// is lost. Prints "key value" lines: sent, answered, lost, runtime_s, qps
+// is lost. "udp" sleeps in poll() whenever no answer is waiting; "udp-spin"
+// never sleeps (it reads again at once), for a core of its own: over
+// loopback, the server's send delivers each answer and, if the generator
+// sleeps, wakes it on the server's CPU, so a sleeping generator charges
+// the server for its wake-ups, and the more often the slower the server. Prints "key value" lines: sent, answered, lost, runtime_s, qps
 // (answers received before SECONDS were up, per second),
 // p50_us, p99_us, p999_us, rcode_<n> counts, ancount_min/ancount_max and tc
 // (answers with TC set). Latency has the resolution of a batch (one clock
@@ -206,7 +210,7 @@ int RunTcp(const sockaddr_in& sa, const std::vector<std::string>& queries, bool 
 
 int main(int argc, char** argv) {
   if (argc < 6) {
-    std::fprintf(stderr, "usage: %s ADDR PORT QUERIES.bin SECONDS OUTSTANDING [TIMEOUT_MS [udp|tcp|tcp-conn]]\n",
+    std::fprintf(stderr, "usage: %s ADDR PORT QUERIES.bin SECONDS OUTSTANDING [TIMEOUT_MS [udp|udp-spin|tcp|tcp-conn]]\n",
                  argv[0]);
     return 2;
   }
@@ -250,6 +254,11 @@ int main(int argc, char** argv) {
   if (mode == "tcp" || mode == "tcp-conn") {
     return RunTcp(sa, queries, mode == "tcp-conn", seconds, window, timeout_ms);
   }
+  if (mode != "udp" && mode != "udp-spin") {
+    std::fprintf(stderr, "unknown mode %s\n", mode.c_str());
+    return 2;
+  }
+  const bool spin = mode == "udp-spin";
   int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
   if (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
     std::perror("connect");
@@ -327,8 +336,10 @@ int main(int argc, char** argv) {
         std::perror("recvmmsg");
         return 1;
       }
-      pollfd p{fd, POLLIN, 0};
-      poll(&p, 1, 1);
+      if (!spin) {
+        pollfd p{fd, POLLIN, 0};
+        poll(&p, 1, 1);
+      }
     } else {
       now = NowNs();
       for (int i = 0; i < got; ++i) {

@@ -5,7 +5,7 @@
 #   bash bench/e2e/run.sh [--duration S] [--runs N] [--services N]
 #        [--instances-per-service N] [--nodes N] [--queries N] [--mem-sizes 10000,100000]
 #        [--tags-per-instance N] [--critical-share F] [--mix A,SRV,TAG,NODE,NX] [--edns-share F]
-#        [--mem-1m] [--loadgen fast|dnsperf] [--outstanding N] [--svcdns PATH]
+#        [--mem-1m] [--loadgen fast|dnsperf] [--loadgen-wait spin|poll] [--outstanding N] [--svcdns PATH]
 #        [--out FILE] [--note TEXT] [--keep]
 #   bash bench/e2e/run.sh --large-srv [--duration S] [--runs N] [--queries N]
 #        [--pipeline N] [--servers svcdns,knot,nsd] [--svcdns PATH] [--out FILE] [--note TEXT]
@@ -32,7 +32,9 @@
 #  4. measures svcdns (--workers 1), knotd (1 UDP worker, 1 background
 #     worker), nsd (server-count 1) and echo_responder.c, each pinned to
 #     CPU 0, with the load pinned to CPU 1 (loadgen.cc, compiled here:
-#     batched sendmmsg/recvmmsg and a latency histogram; or dnsperf -B -v
+#     batched sendmmsg/recvmmsg and a latency histogram; it never sleeps,
+#     since over loopback the server's CPU would pay for waking it, or
+#     sleeps in poll() with --loadgen-wait poll as before; or dnsperf -B -v
 #     with --loadgen dnsperf, which on one core sets the pace of every server
 #     here at ~130k q/s and leaves them partly idle): answered q/s, server
 #     CPU, queries per server CPU-second, p50/p99 latency, losses, and how
@@ -76,7 +78,7 @@ while [[ $# -gt 0 ]]; do
     --keep) args+=(--keep); shift ;;
     --loadgen) loadgen="$2"; args+=("$1" "$2"); shift 2 ;;
     --large-srv) large=large-srv; args+=(--large-srv 1000); shift ;;
-    --duration|--runs|--services|--instances-per-service|--nodes|--queries|--seed|--note|--port-base|--servers|--outstanding|--check|--pipeline|--tags-per-instance|--critical-share|--mix|--edns-share)
+    --duration|--runs|--services|--instances-per-service|--nodes|--queries|--seed|--note|--port-base|--servers|--outstanding|--check|--pipeline|--tags-per-instance|--critical-share|--mix|--edns-share|--loadgen-wait)
       args+=("$1" "$2"); shift 2 ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
