@@ -624,7 +624,8 @@ def report(a, results, mem, checked, info):
         ("--services", a.services, 1000), ("--instances-per-service", a.instances_per_service, 3),
         ("--nodes", a.nodes, 300), ("--queries", a.queries, 100000), ("--seed", a.seed, 20240601),
         ("--tags-per-instance", a.tags_per_instance, 2), ("--critical-share", a.critical_share, 0.1),
-        ("--mix", a.mix, gen.DEFAULT_MIX), ("--edns-share", a.edns_share, 0.5)) if value != default]
+        ("--mix", a.mix, gen.DEFAULT_MIX), ("--edns-share", a.edns_share, 0.5),
+        ("--loadgen-wait", a.loadgen_wait, "spin")) if value != default]
     L.append("Reproduce: `bash bench/e2e/run.sh --duration %g --runs %d%s%s` (see `--help`)." % (
         a.duration, a.runs, " --loadgen dnsperf" if a.loadgen == "dnsperf" else "",
         "".join(" %s %s" % fv for fv in shape)))
