@@ -183,8 +183,8 @@ def report(a, rows, info):
         info["nproc"], info["model"], info["kernel"], info["knot"], a.git,
         (" " + a.note) if a.note else ""))
     t.append("`bash bench/e2e/churn.sh --cycles %d --duration %g --rate %g --sizes %s --nodes %d --outstanding %d "
-             "--coalesce %s --max-poll-qps %d`: each server pinned to CPU 0 (svcdns `--workers 1 --coalesce %s`, "
-             "Knot 1 UDP + 1 background worker), loadgen.cc (%d outstanding) pinned to CPU 1. %d cycles of %g s "
+             "--coalesce %s --max-poll-qps %d --loadgen-wait %s`: each server pinned to CPU 0 (svcdns `--workers 1 "
+             "--coalesce %s`, Knot 1 UDP + 1 background worker), loadgen.cc (%d outstanding) pinned to CPU 1. %d cycles of %g s "
              "quiet, then %g s while `churn_client` (also on CPU 1) sends %g updates/s of one change each; then a "
              "last %g s quiet. The drop of a cycle is its churn q/s against the mean of the quiet runs just before "
              "and just after it (a shared machine drifts by several percent within a minute); the table gives "
@@ -197,7 +197,7 @@ def report(a, rows, info):
              "update not acked (visible) by the end of the %g s drain counting as infinitely late (inf). The other "
              "columns are medians over the cycles.\n" % (
                  a.cycles, a.duration, a.rate, a.sizes, a.nodes, a.outstanding, a.coalesce, a.max_poll_qps,
-                 a.coalesce, a.outstanding, a.cycles, a.duration, a.duration, a.rate, a.duration, a.nodes,
+                 a.loadgen_wait, a.coalesce, a.outstanding, a.cycles, a.duration, a.duration, a.rate, a.duration, a.nodes,
                  a.max_poll_qps, a.drain))
     t.append("| instances | server | quiet q/s | churn q/s | drop of each cycle | median drop | "
              "updates sent/s | ack p50 / p99 / max ms | visible p50 / p99 / max ms (n) | unacked after drain | "
@@ -255,15 +255,15 @@ def main():
     p.add_argument("--queries", type=int, default=100000)
     p.add_argument("--seed", type=int, default=20240601)
     p.add_argument("--outstanding", type=int, default=100)
+    # e2e.py's flag. The churn client shares CPU 1 with the load, so here
+    # the generator sleeps when no answer is waiting, leaving it the core.
+    p.add_argument("--loadgen-wait", choices=("spin", "poll"), default="poll")
     p.add_argument("--port-base", type=int, default=25370)
     p.add_argument("--note", default="")
     p.add_argument("--git", default="?")
     p.add_argument("--keep", action="store_true")
     a = p.parse_args()
     a.loadgen = "fast"  # what e2e.measure reads
-    # The churn client shares CPU 1 with the load: a generator that never
-    # slept would take its time.
-    a.loadgen_wait = "poll"
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     rows = []
     try:

@@ -4,7 +4,8 @@
 #
 #   bash bench/e2e/churn.sh [--cycles N] [--duration S] [--rate N] [--sizes 100000,10000]
 #        [--nodes N] [--servers svcdns,knot] [--coalesce DUR] [--outstanding N]
-#        [--drain S] [--max-poll-qps N] [--svcdns PATH] [--churn-client PATH] [--out FILE]
+#        [--drain S] [--max-poll-qps N] [--loadgen-wait poll|spin] [--svcdns PATH]
+#        [--churn-client PATH] [--out FILE]
 #        [--note TEXT] [--keep]
 #
 # Defaults: 3 cycles of 10 s quiet + 10 s under 1,000 updates/s (sent for
@@ -18,7 +19,9 @@
 #  1. the server on CPU 0 (svcdns --workers 1, empty, fed the catalog by
 #     churn_client over 100 agent streams, Hello + Sync each; Knot with
 #     gen.py's zone and an ACL allowing updates from 127.0.0.1);
-#  2. loadgen.cc (run.sh --loadgen fast) on CPU 1 for --duration s: quiet;
+#  2. loadgen.cc (run.sh --loadgen fast) on CPU 1 for --duration s: quiet
+#     (it sleeps when no answer is waiting, as churn_client shares its CPU;
+#     --loadgen-wait spin as in run.sh);
 #  3. again while churn_client, pinned to CPU 1 too, sends --rate updates/s
 #     (check flips, new and deleted instances; to Knot the same changes as
 #     one SRV record added/deleted per UPDATE message, sent by churn_client
@@ -47,7 +50,7 @@ while [[ $# -gt 0 ]]; do
     --churn-client) client="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
     --keep) args+=(--keep); shift ;;
-    --cycles|--duration|--rate|--sizes|--nodes|--servers|--coalesce|--outstanding|--drain|--note|--port-base|--queries|--max-poll-qps)
+    --cycles|--duration|--rate|--sizes|--nodes|--servers|--coalesce|--outstanding|--drain|--note|--port-base|--queries|--max-poll-qps|--loadgen-wait)
       args+=("$1" "$2"); shift 2 ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
