@@ -11,7 +11,8 @@
 // never sleeps (it reads again at once), for a core of its own: over
 // loopback, the server's send delivers each answer and, if the generator
 // sleeps, wakes it on the server's CPU, so a sleeping generator charges
-// the server for its wake-ups, and the more often the slower the server. Prints "key value" lines: sent, answered, lost, runtime_s, qps
+// the server for its wake-ups, and the more often the slower the server.
+// Prints "key value" lines: sent, answered, lost, runtime_s, qps
 // (answers received before SECONDS were up, per second),
 // p50_us, p99_us, p999_us, rcode_<n> counts, ancount_min/ancount_max and tc
 // (answers with TC set). Latency has the resolution of a batch (one clock
