@@ -793,13 +793,9 @@ def main():
     # generator of our own.
     p.add_argument("--loadgen", choices=("dnsperf", "fast"), default="fast")
     p.add_argument("--loadgen-bin", default="")
-    # Over loopback a server's send delivers its answer into the load
-    # generator's socket and, if the generator sleeps, wakes it, on the
-    # server's CPU: a sleeping generator charges each server for its
-    # wake-ups, and more often the slower the server (the echo responder
-    # keeps it busy; others let it sleep between bursts). In production
-    # the clients wake on their own machines. "spin" keeps that cost out
-    # of every server's figure alike; "poll" is the generator of before.
+    # Whether loadgen.cc sleeps when no answer is waiting ("poll", as it
+    # did before) or not ("spin"): a sleeping one is woken by the server's
+    # sends, on the server's CPU (why: loadgen.cc, bench/README.md).
     p.add_argument("--loadgen-wait", choices=("spin", "poll"), default="spin")
     p.add_argument("--large-srv", type=int, default=0, metavar="N",
                    help="instead: time the SRV answer of one N-instance service over TCP")
