@@ -12,7 +12,7 @@
 #
 # Defaults: 1,000 services x 3 instances on 300 nodes, two tags each, 10% of
 # instances critical; the mix (--mix 60,20,10,0,10: percent A, SRV,
-# tag-filtered A, node A, NXDOMAIN; half with EDNS); 3 runs of 10 s per
+# tag-filtered A, node A, NXDOMAIN; half with EDNS); 5 runs of 6 s per
 # server (about 3 minutes in all, memory part included). Writes
 # bench/results/e2e-<date>.md (or --out). Another catalog or mix, e.g.:
 #   bash bench/e2e/run.sh --services 200 --instances-per-service 20 \
