@@ -301,13 +301,9 @@ void AnswerMap::Warm(absl::Span<const uint64_t> hashes) const {
 }
 
 void AnswerMap::Erase(absl::string_view key) {
+  if (Find(key) == nullptr) return;  // and so no shard or page to copy
   uint64_t hash = Hash(key);
-  size_t index = ShardOf(hash);
-  const ShardNode& shared = ShardAt(index);
-  if (shared.slots()[Locate(shared.slots(), shared.capacity() - 1, hash, key)].answers == nullptr) {
-    return;
-  }
-  ShardNode* node = Mutable(index);
+  ShardNode* node = Mutable(ShardOf(hash));
   Entry* slots = node->slots();
   size_t mask = node->capacity() - 1;
   size_t hole = Locate(slots, mask, hash, key);

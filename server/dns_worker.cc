@@ -114,9 +114,10 @@ class UdpSocket {
   }
 
   // Under load the answer map is out of the caches the kernel's packet
-  // path leaves it, and each lookup waits on two reads from memory (its
-  // slot, then its answers). For a batch, these are made first for every
-  // query at once (AnswerMap::Warm), so that they overlap.
+  // path leaves it, and each lookup waits on reads from memory one after
+  // the other (its slot, its answers' header, their records). For a
+  // batch, these are made first for every query at once, step by step
+  // (AnswerMap::Warm), so that they overlap.
   void Warm(size_t n) {
     const catalog::Snapshot& snapshot = worker_->Snapshot();
     for (size_t i = 0; i < n; ++i) {

@@ -66,7 +66,8 @@ class Responder {
   // The hash (catalog::AnswerMap::KeyHash) of the answers Answer() will
   // look up for `packet` first, when it asks for a service or a node;
   // else 0. For a batch to start its cache misses before answering
-  // (the query is parsed twice: ~30 ns against two misses to memory).
+  // (the query is parsed twice: ~30 ns against the misses to memory it
+  // lets the batch overlap).
   uint64_t LookupHash(const catalog::Snapshot& snapshot, const uint8_t* packet, size_t size);
 
   const ResponderStats& stats() const { return stats_; }
