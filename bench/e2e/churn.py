@@ -243,7 +243,7 @@ def main():
     p.add_argument("--churn-client", required=True)
     p.add_argument("--loadgen-bin", required=True)
     p.add_argument("--out", required=True)
-    p.add_argument("--cycles", type=int, default=3)
+    p.add_argument("--cycles", type=int, default=5)
     p.add_argument("--duration", type=float, default=10)
     p.add_argument("--rate", type=float, default=1000)
     p.add_argument("--drain", type=float, default=30)

@@ -8,9 +8,9 @@
 #        [--churn-client PATH] [--out FILE]
 #        [--note TEXT] [--keep]
 #
-# Defaults: 3 cycles of 10 s quiet + 10 s under 1,000 updates/s (sent for
+# Defaults: 5 cycles of 10 s quiet + 10 s under 1,000 updates/s (sent for
 # 12 s), catalogs of 100k and 10k instances (S/3 services x 3 on 100
-# nodes), svcdns and Knot: about 7 minutes. Needs build/svcdns and
+# nodes), svcdns and Knot: about 12 minutes. Needs build/svcdns and
 # build/bench/churn_client
 # (`ninja -C build svcdns churn_client`). Writes bench/results/churn-<date>.md
 # (<date>b.md, c, ... if taken).
