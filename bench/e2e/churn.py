@@ -179,8 +179,8 @@ def summarize(r):
 def report(a, rows, info):
     t = []
     t.append("# Churn benchmark, %s\n" % datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
-    t.append("Machine: %d CPUs, %s, kernel %s; %s; git %s.%s\n" % (
-        info["nproc"], info["model"], info["kernel"], info["knot"], a.git,
+    t.append("Machine: %d CPUs, %s, kernel %s; %s; svcdns: %s.%s\n" % (
+        info["nproc"], info["model"], info["kernel"], info["knot"], e2e.svcdns_label(a),
         (" " + a.note) if a.note else ""))
     t.append("`bash bench/e2e/churn.sh --cycles %d --duration %g --rate %g --sizes %s --nodes %d --outstanding %d "
              "--coalesce %s --max-poll-qps %d --loadgen-wait %s`: each server pinned to CPU 0 (svcdns `--workers 1 "

@@ -514,6 +514,16 @@ def machine():
                         if "Version" in l][:1] if shutil.which("dnsperf") else []}
 
 
+def svcdns_label(a):
+    """Which svcdns binary ran, for the reports: the checkout's build/svcdns
+    at its git revision, or another path (built from what, the path says)."""
+    repo = os.path.dirname(os.path.dirname(HERE))
+    path = os.path.realpath(a.svcdns)
+    if path == os.path.realpath(os.path.join(repo, "build", "svcdns")):
+        return "`build/svcdns` of the checkout at git %s" % a.git
+    return "`%s`, built outside the checkout, which is at git %s" % (a.svcdns, a.git)
+
+
 def report(a, results, mem, checked, info):
     servers = [s for s in ("svcdns", "knot", "nsd", "ceiling") if s in results]
     m = {s: {k: med(results[s], k) for k in ("qps", "cpu", "q_per_cpu_s", "p50_ms", "p99_ms", "lost", "sent",
@@ -525,11 +535,11 @@ def report(a, results, mem, checked, info):
     L.append("")
     L.append("Machine: %d CPUs, %s, Linux %s%s." % (info["nproc"], info["model"], info["kernel"],
                                                  "; " + a.note if a.note else ""))
-    L.append("Servers: svcdns (`--workers 1`, `build/svcdns` of the checkout at git %s), %s (`udp-workers: 1`, `background-workers: 1`), %s "
+    L.append("Servers: svcdns (`--workers 1`, %s), %s (`udp-workers: 1`, `background-workers: 1`), %s "
              "(`server-count: 1`), and the echo responder (`bench/e2e/echo_responder.c`: returns each "
              "query with QR set, no lookup) as the ceiling; each pinned to CPU 0. Load: %s, "
              "pinned to CPU 1, over UDP on 127.0.0.1." % (
-                 info.get("git", "?"), info["knot"], info["nsd"],
+                 svcdns_label(a), info["knot"], info["nsd"],
                  ("%s, `-B -v -q %d -t 1`" % (info["dnsperf"][0].strip() if info["dnsperf"] else "dnsperf",
                                               a.outstanding)) if a.loadgen == "dnsperf" else
                  ("`bench/e2e/loadgen.cc` (one thread, sendmmsg/recvmmsg in batches of 64, %d queries "
@@ -700,12 +710,12 @@ def report_large(a, servers, checked, results, loadavg):
         a.large_srv, datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")), ""]
     L.append("Machine: %d CPUs, %s, Linux %s; 1-minute load average %s before the timed runs, %s after%s." % (
         info["nproc"], info["model"], info["kernel"], loadavg[0], loadavg[1], "; " + a.note if a.note else ""))
-    L.append("Servers: svcdns (`--workers 1`, git %s), %s (`tcp-workers: 1`), %s (`server-count: 1`), each "
+    L.append("Servers: svcdns (`--workers 1`, %s), %s (`tcp-workers: 1`), %s (`server-count: 1`), each "
              "pinned to CPU 0. Client: `bench/e2e/loadgen.cc` in its TCP modes, pinned to CPU 1, on 127.0.0.1: "
              "up to %d queries `svc0.service.consul SRV` (letter case randomised, half with EDNS) per run, "
              "for at most %g s, either one query per connection (connect, query, whole answer, close; one at a "
              "time) or pipelined on one connection (%d queries in flight, the next written as each answer "
-             "arrives); 1 s timeout on every read." % (a.git, info["knot"], info["nsd"], a.queries, a.duration,
+             "arrives); 1 s timeout on every read." % (svcdns_label(a), info["knot"], info["nsd"], a.queries, a.duration,
                                                        a.pipeline))
     L.append("")
     L.append("Catalog: one service `svc0` of %d healthy instances, each on its own node `nodeK` (gen.py "
@@ -844,7 +854,6 @@ def main():
             stop(procs.pop(s), a.work)
         mem = memory(a)
         info = machine()
-        info["git"] = a.git
         text = report(a, results, mem, checked, info)
         with open(a.out, "w") as f:
             f.write(text)
