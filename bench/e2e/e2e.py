@@ -516,7 +516,8 @@ def machine():
 
 def svcdns_label(a):
     """Which svcdns binary ran, for the reports: the checkout's build/svcdns
-    at its git revision, or another path (built from what, the path says)."""
+    at its git revision, or the path given for another build (from what
+    source, the report cannot tell)."""
     repo = os.path.dirname(os.path.dirname(HERE))
     path = os.path.realpath(a.svcdns)
     if path == os.path.realpath(os.path.join(repo, "build", "svcdns")):
